@@ -7,7 +7,8 @@ removed) by the next one. An acquirer that opened the file just before its holde
 longer at the path: it checks, after locking, that the path still names the file it locked, and otherwise opens the
 path again. A lock held shared (by several processes at once) is removed by the last of them: each converts its lock to
 an exclusive one at the end, which only the last holder gets; a shared lock refused is tried again briefly, so that
-such a release is not taken for an exclusive holder. A lock file this user may not write (another user's) is
+such a release is not taken for an exclusive holder. Lock files stay empty: a file of the name that holds data is
+somebody's, refused and never removed. A lock file this user may not write (another user's) is
 locked read-only, and on a file system without working locks (flock fails other than 'held': some NFS and FUSE mounts)
 the run goes on unlocked.
 """
@@ -71,6 +72,11 @@ def take(lock: Path, busy: str, shared: bool = False, error: type[DropTrackError
                 fd = os.open(lock, os.O_RDONLY | os.O_CLOEXEC)
             except OSError:
                 raise denied from None
+        size = os.fstat(fd).st_size
+        if size:   # dt's lock files stay empty: this is somebody's file of that name, never to be unlinked
+            os.close(fd)
+            raise error(f"'{lock}' holds {size} bytes where dt keeps an empty lock file (removed when the command "
+                        "ends); move that file away")
         try:
             fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -106,7 +112,7 @@ def release(lock: Path, fd: int, shared: bool = False) -> None:
     try:
         if shared and not _sole_holder(fd):
             return
-        if same_file(fd, lock):
+        if same_file(fd, lock) and not os.fstat(fd).st_size:   # written to meanwhile (an output of that name): kept
             lock.unlink()
     except OSError:
         pass

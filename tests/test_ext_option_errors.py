@@ -13,8 +13,10 @@ from helpers import cli, one_line_error
 
 
 @pytest.mark.parametrize("option, value, line", [
-    ("--scale-search", "0.1,0.8", "error: --scale-search: 0.1,0.8 is out of range; allowed: a list of finite numbers "
-                                  "in [0.25, 4] or off"),
+    ("--scale-search", "0.1,0.8", "error: --scale-search: 0.1,0.8 is out of range; allowed: a list of at most 8 "
+                                  "finite numbers in [0.25, 4] or off"),
+    ("--scale-search", ",".join(["0.8"] * 9), "error: --scale-search: " + ",".join(["0.8"] * 9) + " has 9 items; "
+                                              "allowed: a list of at most 8 finite numbers in [0.25, 4] or off"),
     ("--crop-grid", "abc", "error: --crop-grid: abc is not a number; allowed: a finite number in (0, 0.25] or off"),
     ("--template-refresh", "1.2", "error: --template-refresh: 1.2 is out of range; allowed: a finite number in "
                                   "[0, 1]"),
@@ -29,5 +31,5 @@ def test_dt_run_names_the_value_as_typed(tmp_path, option, value, line):
 def test_yaml_keys_keep_their_wording():
     with pytest.raises(ConfigError) as err:
         TrackerExt.from_keys({"SCALE_SEARCH": [0.1]})
-    assert str(err.value) == ("TEST.SCALE_SEARCH: [0.1] is out of range; allowed: a list of finite numbers in "
-                              "[0.25, 4] or null")
+    assert str(err.value) == ("TEST.SCALE_SEARCH: [0.1] is out of range; allowed: a list of at most 8 finite numbers "
+                              "in [0.25, 4] or null")

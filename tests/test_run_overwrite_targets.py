@@ -119,3 +119,32 @@ def test_overwrite_never_removes_the_source_or_a_file_that_is_not_boxes(tiny_ckp
               tmp_path / "o.avi", "--init", "10,10,20,20", "--overwrite")
     assert res.exit_code == 0 and "removed" not in res.output, res.output
     assert all((tmp_path / f"o_{k}.avi").read_bytes() == video for k in (0, 1))
+
+
+@pytest.mark.parametrize("frames", [("20", "30"), ("20", "20")])
+def test_numbered_files_of_separate_runs_are_kept(clip, tiny_ckpt, tmp_path, frames):
+    """-o boxes_0.txt and -o boxes_1.txt of two separate runs (a user's own numbering), then -o boxes.txt
+    --overwrite: they are not one earlier run's targets (other lengths, or closed a minute apart), so they stay;
+    --overwrite removed both and called them the earlier run's."""
+    for k, (init, n) in enumerate(zip(INITS, frames)):
+        res = cli("run", str(clip), "-m", str(tiny_ckpt), "--device", "cpu", "--threads", "1", "--init", init,
+                  "-o", str(tmp_path / f"boxes_{k}.txt"), "--max-frames", n)
+        assert res.exit_code == 0, res.output
+    t = (tmp_path / "boxes_0.txt").stat().st_mtime
+    os.utime(tmp_path / "boxes_1.txt", (t + 60, t + 60))   # the second run a minute later
+    mine = {p.name: p.read_bytes() for p in tmp_path.glob("boxes_*.txt")}
+    assert cli(*_args(clip, tiny_ckpt, tmp_path, INITS[:1])).exit_code == 0
+    res = cli(*_args(clip, tiny_ckpt, tmp_path, INITS[:1]), "--overwrite")
+    assert res.exit_code == 0 and "removed" not in res.output, res.output
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("boxes_*.txt")} == mine
+
+
+def test_a_file_of_data_at_an_outputs_lock_name_is_refused_and_kept(clip, tiny_ckpt, tmp_path):
+    """A run's lock file is .NAME.lock beside NAME, empty and removed at the end: a file of that name holding data
+    (somebody's) was opened, locked and deleted at the end of the run without a word."""
+    (tmp_path / ".boxes.txt.lock").write_text("my precious notes\n")
+    res = cli(*_args(clip, tiny_ckpt, tmp_path, INITS[:1]))
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert res.exit_code == 2 and lines[-1].startswith("error: ") and "Traceback" not in res.output, res.output
+    assert "holds 18 bytes where dt keeps an empty lock file" in lines[-1] and "move that file away" in lines[-1]
+    assert (tmp_path / ".boxes.txt.lock").read_text() == "my precious notes\n"

@@ -247,7 +247,7 @@ def test_a_model_that_returns_nan_stops_tracking_as_dt_run_does(session, tmp_pat
     client = TestClient(create_app(session), base_url="http://127.0.0.1")
     assert client.post("/targets", json=dict(zip("xywh", FACE))).status_code == 201
     wait_for(lambda: client.get("/stats").json()["state"] == "ended")
-    assert "non-finite box or score (NaN/Inf) on frame 1" in client.get("/stats").json()["error"]
+    assert "non-finite box or score (NaN/Inf) for this frame" in client.get("/stats").json()["error"]
     assert (tmp_path / "boxes_0.txt").read_text().splitlines() == ["60\t20\t50\t60"]   # the drawn box only
     assert [json.loads(line)["frame"] for line in (tmp_path / "serve.jsonl").read_text().splitlines()] == [0]
 

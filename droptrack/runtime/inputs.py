@@ -352,8 +352,9 @@ def check_decoded(boxes: Any, peaks: Any) -> None:
     (a reduced-precision model that overflowed returns NaN / inf maps, which decoded to 10 x 10 boxes at the
     corner, or failed deep in the anchor)."""
     if not (np.isfinite(boxes).all() and np.isfinite(peaks).all()):
-        raise BackendError("the model returned NaN or infinite scores or boxes for this frame (a reduced-precision "
-                           "model that overflowed?); the targets keep their states: run the FP32 model")
+        raise BackendError("the model returned a non-finite box or score (NaN/Inf) for this frame; the targets keep "
+                           "their states: the model file is broken or a reduced-precision one overflowed: re-export "
+                           "it, or run the FP32 model")
 
 
 def joined_templates(running: Any, new: Any) -> Any:

@@ -23,6 +23,7 @@ from droptrack.runtime.checks import (check_not_folders, check_output_names, che
                                        check_tracking_options, corner_box_note, flat_target_note,
                                        ground_truth_init, off_target_graph_note)
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_frames
+from droptrack.runtime.earlier_runs import earlier_targets, remove_earlier
 from droptrack.runtime.looping import LoopedSource
 from droptrack.runtime.reconnect import ReconnectPolicy
 from droptrack.runtime.report import (ended_early_note, ground_truth_note, size_note, summary_line, summary_table,
@@ -30,7 +31,7 @@ from droptrack.runtime.report import (ended_early_note, ground_truth_note, size_
 from droptrack.runtime.signals import StopFlag, graceful_signals
 from droptrack.runtime.source_base import FirstFrameDamaged
 from droptrack.runtime.start_notes import warn_at_start
-from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, box_paths, numbered_path
+from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, box_paths
 from droptrack.runtime.window import WindowSink, display_problem, select_targets
 from droptrack.textfiles import holds_box_rows
 
@@ -157,32 +158,6 @@ def unfinished_note(sinks: list) -> str:
     was = "it was" if len(earlier) == 1 else "they were"
     kept = f" (the earlier {', '.join(earlier)} kept as {was})" if earlier else ""
     return f"; the new run's unfinished outputs stay in {', '.join(str(part) for part, _ in left)}{kept}"
-
-
-def earlier_targets(output: str, num_targets: int) -> list[Path]:
-    """The files an earlier run onto `output` with another number of targets wrote that this run does not: NAME
-    (one target) where this run writes NAME_<k>, and NAME_<k> numbered on from this run's last (NAME_0 on where it
-    writes NAME alone), up to the first number missing; files a running dt run / dt serve writes left out, and any
-    that is not a box file (the run's own source named so, a user's video: --overwrite deleted them)."""
-    path = Path(output)
-    found = [path] if num_targets > 1 and path.is_file() else []
-    k = num_targets if num_targets > 1 else 0
-    while numbered_path(path, k).is_file():
-        found.append(numbered_path(path, k))
-        k += 1
-    return [p for p in found if not outlock.writer_alive(p) and holds_box_rows(p)]
-
-
-def remove_earlier(paths: list[Path]) -> list[Path]:
-    """Remove an earlier run's files that a complete --overwrite run replaced (`earlier_targets`); those removed."""
-    removed = []
-    for p in paths:
-        try:
-            p.unlink()
-            removed.append(p)
-        except FileNotFoundError:
-            pass
-    return removed
 
 
 def _resume_hint(journal, opts: RunOptions) -> str:
