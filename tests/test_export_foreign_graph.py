@@ -56,3 +56,20 @@ def test_weights_no_dt_export_wrote_are_refused_and_kept(tmp_path, tiny_ckpt):
     assert (out / "model.safetensors").read_bytes() == before
     assert cli("export", tiny_ckpt, "-o", out).exit_code == 0   # without --safetensors it is not written: kept
     assert (out / "model.safetensors").read_bytes() == before
+
+
+@pytest.mark.parametrize("target", ["trt", "ort"])
+def test_a_search_report_no_dt_export_wrote_is_refused_and_kept(tmp_path, tiny_ckpt, target):
+    """auto_precision_<target>.json is written by --auto-precision and removed by an --int8 export without it: a
+    user's file of that name was deleted (or replaced) without a word, and a checkpoint given under that name was
+    deleted by its own export."""
+    out = tmp_path / "deploy"
+    out.mkdir()
+    (out / f"auto_precision_{target}.json").write_text('{"my": "notes"}\n')
+    line = one_line_error(cli("export", tiny_ckpt, "-o", out, "--int8", "--int8-target", target))
+    assert f"holds 'auto_precision_{target}.json', which this export writes or removes" in line, line
+    assert (out / f"auto_precision_{target}.json").read_text() == '{"my": "notes"}\n'
+    shutil.copyfile(tiny_ckpt, out / f"auto_precision_{target}.json")   # the checkpoint itself, named so
+    before = (out / f"auto_precision_{target}.json").read_bytes()
+    one_line_error(cli("export", out / f"auto_precision_{target}.json", "-o", out, "--int8", "--int8-target", target))
+    assert (out / f"auto_precision_{target}.json").read_bytes() == before

@@ -349,3 +349,17 @@ def test_video_client_that_leaves_while_no_frame_comes_is_let_go(session):
         assert session.stats()["state"] == "waiting"               # no new frame will come
         ws.close()
         assert ended.wait(5), "the /ws/video handler outlived its client"
+
+
+def test_a_box_drawn_past_the_frame_edge_is_reported_clipped_as_dt_run_reports_it(session, tmp_path):
+    """dt run --init 170,140,200,200 writes its part inside the 176x144 frame (170 140 6 4) on the init frame; dt
+    serve wrote, answered and sent the box as drawn. Tracked on, the two are the same (the tracker keeps the box)."""
+    client = TestClient(create_app(session), base_url="http://127.0.0.1")
+    r = client.post("/targets", json={"x": 170, "y": 140, "w": 200, "h": 200})
+    assert r.status_code == 201 and r.json()["box"] == [170.0, 140.0, 6.0, 4.0], r.json()
+    r = client.put("/targets/0", json={"x": -20, "y": 10, "w": 50, "h": 40})   # re-selected past the left edge
+    assert r.status_code == 200 and r.json()["box"] == [0.0, 10.0, 30.0, 40.0], r.json()
+    wait_for(lambda: client.get("/stats").json()["state"] == "ended")
+    session.stop()
+    first = (tmp_path / "boxes_0.txt").read_text().splitlines()[0]
+    assert first.split() == ["170", "140", "6", "4"], first

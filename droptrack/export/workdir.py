@@ -74,6 +74,24 @@ def check_own_graphs(output_dir: str | Path, precs: list[str], int8_targets: tup
             what = "no JSON object with an 'artifacts' object" if name == PARITY else "no droptrack metadata"
             raise ExportError(f"--output '{output_dir}' holds '{name}', which this export would replace, and no dt "
                               f"export wrote it (it has {what}); move it away, or pass another --output")
+    for target in int8_targets if "int8" in precs else ():   # written by --auto-precision, removed without it
+        report = out / f"auto_precision_{target}.json"
+        if os.path.lexists(report) and not _own_search_report(report, target):
+            raise ExportError(f"--output '{output_dir}' holds '{report.name}', which this export writes or removes, "
+                              "and no dt export wrote it (no JSON object of a precision search for "
+                              f"{target}); move it away, or pass another --output")
+
+
+def _own_search_report(path: Path, target: str) -> bool:
+    """Whether `path` is an auto_precision_<target>.json that `dt export --auto-precision` wrote: a regular file
+    holding a JSON object of that target's search (a user's file of the name was removed or replaced unread)."""
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and data.get("target") == target and {"max_divergence", "val"} <= data.keys()
 
 
 def _droptrack_graph(path: Path) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from droptrack.geometry import check_box_size
+from droptrack.geometry import check_box_size, clip_box
 from droptrack.runtime.sinks import TargetState
 from droptrack.runtime.sources import Frame
 from droptrack.runtime.track_result import TrackResult
@@ -36,8 +36,15 @@ def reselect(tracker, targets: list[Target], target_id: int, box: list[float], f
     tracker.add_targets(frame.image, [box])     # validates before changing anything
     tracker.remove_target(i)
     t = targets.pop(i)
-    t.box, t.score, t.lost, t.since = list(tracker.states[-1]), None, False, frame.index
+    t.box, t.score, t.lost, t.since = reported_init(tracker, frame), None, False, frame.index
     return t
+
+
+def reported_init(tracker, frame: Frame) -> list[float]:
+    """The drawn box as reported on its frame: its part inside the frame, as `dt run --init` reports it (the tracker
+    keeps the box as drawn); a box drawn past the edge was written whole."""
+    H, W = frame.image.shape[:2]
+    return clip_box([float(v) for v in tracker.states[-1]], H, W, margin=0)
 
 
 def start(tracker, outputs: Outputs, count: int, max_targets: int, target_id: int, box: list[float],
@@ -55,7 +62,7 @@ def start(tracker, outputs: Outputs, count: int, max_targets: int, target_id: in
         if sink is not None:
             sink.close()   # nothing written: nothing left behind
         raise
-    t = Target(target_id, list(tracker.states[-1]), None, False, frame.index)
+    t = Target(target_id, reported_init(tracker, frame), None, False, frame.index)
     if sink is not None:
         outputs.box_sinks[t.id] = sink
     return t
