@@ -82,7 +82,8 @@ def test_attribute_bars_share_the_curves_colours_and_keep_the_legend_off_the_bar
 
 def test_rerun_into_the_same_folder_leaves_no_stale_plot(tmp_path):
     """A GOT-10k analysis (success + attributes) followed by an OTB one in the same --output left the GOT-10k
-    attributes.png next to the OTB report.json, which does not name it; a file that is not dt analyze's stays."""
+    attributes.png next to the OTB report.json, which does not name it; a file that is not dt analyze's (no mark)
+    stays, also beside dt analyze's report."""
     import json
 
     from droptrack.eval import results as R
@@ -91,17 +92,25 @@ def test_rerun_into_the_same_folder_leaves_no_stale_plot(tmp_path):
 
     seqs = [FakeSeq("s0", "otb", np.array([[20.0 + 3 * i, 30.0, 40.0, 30.0] for i in range(10)]))]
     R.write_result(tmp_path / "A" / "s0.txt", seqs[0].boxes)
+    import matplotlib.pyplot as plt
+
+    from droptrack.eval.plot_style import png_bytes
+
+    fig = plt.figure()
+    earlier = png_bytes(fig)   # an earlier dt analyze's plot: it carries the mark
+    plt.close(fig)
     out = tmp_path / "out"
     out.mkdir()
-    (out / "attributes.png").write_bytes(b"earlier run")
+    (out / "attributes.png").write_bytes(earlier)
     (out / "notes.png").write_bytes(b"mine")
-    analyze([tmp_path / "A"], seqs, output_dir=out)                 # no report.json yet: not a dt analyze folder
-    assert (out / "attributes.png").read_bytes() == b"earlier run"
-    analyze([tmp_path / "A"], seqs, output_dir=out)                 # the rerun: its report.json names every plot
+    analyze([tmp_path / "A"], seqs, output_dir=out)                 # the plot the earlier run drew and this one not
     assert set(json.loads((out / "report.json").read_text())["plots"].values()) == {"success.png", "precision.png",
                                                                                      "norm_precision.png"}
     assert sorted(p.name for p in out.iterdir()) == ["norm_precision.png", "notes.png", "precision.png",
                                                      "report.json", "success.png"]
+    (out / "attributes.png").write_bytes(b"a figure of mine")       # no mark: a user's, beside dt's report
+    analyze([tmp_path / "A"], seqs, output_dir=out)
+    assert (out / "attributes.png").read_bytes() == b"a figure of mine"   # it was removed as a stale plot
 
 
 def test_names_with_dollar_signs_or_a_leading_underscore_are_shown_as_written():

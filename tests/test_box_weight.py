@@ -99,7 +99,7 @@ class _Plain:
         self.boxes = np.tile([40.0, 40.0, 20.0, 20.0], (30, 1))
         self.visible = None
 
-    def frame(self, i: int) -> np.ndarray:
+    def frame(self, i: int, said: list[str] | None = None) -> np.ndarray:
         return np.full((100, 100, 3), self.level, np.uint8)
 
 

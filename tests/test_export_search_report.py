@@ -15,7 +15,7 @@ def test_int8_without_search_drops_earlier_search_report(tiny, tmp_path):
 
     out = tmp_path / "deploy"
     out.mkdir()
-    earlier = {"target": "ort", "kept": ["block2.qkv"], "passed": True}
+    earlier = {"target": "ort", "max_divergence": 0.02, "val": "synth val", "kept": ["block2.qkv"], "passed": True}
     (out / "auto_precision_ort.json").write_text(json.dumps(earlier))
     (out / "auto_precision_trt.json").write_text(json.dumps({**earlier, "target": "trt"}))
     r = cli("export", tiny[0], "--int8", "--int8-target", "ort", "--calib-pairs", 8, "-o", out)

@@ -3,6 +3,8 @@ own frame, or the set is refused in one line naming the fix."""
 
 from __future__ import annotations
 
+import shutil
+
 import cv2
 import numpy as np
 import pytest
@@ -154,8 +156,9 @@ def test_a_refused_resume_names_the_options_that_continue_the_run(tmp_path):
     base = ["train", "-c", "tiny_ce_test", "--data", tmp_path / "mine", "-o", tmp_path / "out", "--epochs", "1",
             "--workers", "0"]
     assert cli(*base, "--samples-per-epoch", "4", "--batch-size", "2").exit_code == 0
+    shutil.copyfile(tmp_path / "out" / "final.pt", tmp_path / "first.pt")   # out/final.pt itself is refused
     line = one_line_error(cli(*base, "--samples-per-epoch", "8", "--batch-size", "4", "--epochs", "2", "--resume",
-                              "--pretrained", tmp_path / "out" / "final.pt"))   # said nothing before the error
+                              "--pretrained", tmp_path / "first.pt"))   # said nothing before the error
     assert "(here: --batch-size 2 --samples-per-epoch 4; only --epochs" in line, line
     res = cli(*base, "--samples-per-epoch", "4", "--batch-size", "2", "--epochs", "2", "--resume")   # as told
     assert res.exit_code == 0, res.output

@@ -197,8 +197,8 @@ class PairDataset(Dataset):
             except DatasetError as exc:
                 skipped.append(str(exc))
                 continue
-            damaged = [f"{seq.frames[i]}: {line}" for i, lines in said.items()
-                       if seq.frames is not None and (line := first_damage(lines))]
+            files = getattr(seq, "frames", None)   # image files (a video's frames are checked when it is read)
+            damaged = [f"{files[i]}: {line}" for i, lines in said.items() if files and (line := first_damage(lines))]
             try:
                 sample = self.processing(rng, t_frame, seq.boxes[p.template_frame], s_frame,
                                          seq.boxes[p.search_frame])
