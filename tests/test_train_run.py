@@ -122,9 +122,11 @@ def test_resume_with_other_settings_is_refused(tmp_path, synth):
     train(opts(out, synth, stop_after=1))
     before = (out / "last.pt").read_bytes()
     for kw, was in (({"seed": 4}, "--seed 3"), ({"batch_size": 2}, "TRAIN.BATCH_SIZE 4"),
-                    ({"data": [str(moved)]}, "--data"), ({"amp": "bf16"}, "TRAIN.AMP False")):
-        with pytest.raises(TrainingError, match=f"cannot resume from .*last.pt: it was trained with {was}"):
+                    ({"data": [str(moved)]}, "--data"), ({"amp": "bf16"}, "--amp off")):   # named TRAIN.AMP False
+        with pytest.raises(TrainingError, match=f"cannot resume from .*last.pt: it was trained with {was}") as err:
             train(opts(out, synth, resume=True, **kw))
+        if "amp" in kw:   # the option that continues the run
+            assert "(here: --amp off; only --epochs" in str(err.value), str(err.value)
     with pytest.raises(InputError, match=r"holds another training run \(last.pt\); pass --resume"):
         train(opts(out, synth))       # without --resume a fresh run wrote over its checkpoints
     assert (out / "last.pt").read_bytes() == before

@@ -176,6 +176,7 @@ def run_settings(config: dict, options: dict) -> dict[str, Any]:
             name, sep, path = str(item).partition("=")
             roots[name if sep else "SYNTH"] = os.path.realpath(path if sep else item)
     amp = options.get("amp") or ("fp16" if (config.get("TRAIN") or {}).get("AMP") else "off")   # as amp_mode
+    flat.pop("TRAIN.AMP", None)   # compared as --amp (off / fp16 / bf16): the refusal then names the option
     world = {"--nproc": options["world"]} if "world" in options else {}   # the global batch, iterations per epoch
     return {**flat, "--seed": options.get("seed"), "--data": roots, "--max-iters": options.get("max_iters"),
             "--freeze-bn": options.get("freeze_bn"), "--amp": amp, **world}
