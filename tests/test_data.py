@@ -285,21 +285,25 @@ def test_uav_nfs_tnl2k(tmp_path):
 def test_tnl2k_known_damaged_frame_says_how_to_fix_it(tmp_path):
     """Older TNL2K downloads hold an undecodable test_015_Sord_video_Q01_done/imgs/00000492.png: the error said only
     're-download it'; now it names the known damage and its fixes. Other undecodable frames keep the generic error."""
+    import shutil
+
     tn = tmp_path / "tnl2k"
-    for seq in ("test_015_Sord_video_Q01_done", "Cartoon_1"):
-        text(tn / seq / "groundtruth.txt", "1,2,3,4\n" * 2)
-        img(tn / seq / "imgs" / "00000491.png")
+    for seq in ("test_015_Sord_video_Q01_done", "Cartoon_1"):   # frames 1..492, the last one damaged
+        text(tn / seq / "groundtruth.txt", "1,2,3,4\n" * 492)
+        img(tn / seq / "imgs" / "00000001.png")
+        for k in range(2, 492):
+            shutil.copyfile(tn / seq / "imgs" / "00000001.png", tn / seq / "imgs" / f"{k:08d}.png")
         (tn / seq / "imgs" / "00000492.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)   # cut short
     damaged, other = sorted(get_sequences("tnl2k", tn), key=lambda s: s.name != "test_015_Sord_video_Q01_done")
-    assert damaged.frame(0).shape == (12, 16, 3)
-    for read in (lambda: damaged.frame(1), lambda: list(damaged.iter_frames())):
+    assert damaged.frame(490).shape == (12, 16, 3)
+    for read in (lambda: damaged.frame(491), lambda: list(damaged.iter_frames())):
         with pytest.raises(DatasetError) as exc:
             read()
         msg = str(exc.value)
         assert "00000492.png cannot be decoded" in msg and "known damaged" in msg and "\n" not in msg
         assert "TNL2K_evaluation_toolkit" in msg and "copy of 00000491.png" in msg
     with pytest.raises(DatasetError, match=r"00000492.png cannot be decoded \(corrupt or not an image\); re-down"):
-        other.frame(1)
+        other.frame(491)
 
 
 def test_coco_folder_video(tmp_path):

@@ -128,3 +128,20 @@ def probe_numbered(folder: Path, count: int, digits: tuple[int, ...] = (8, 5, 6,
                 if (rule.folder / rule.name(0)).is_file():
                     return rule
     return None
+
+
+def numbered_gap(frames: Sequence, starts: tuple[int, ...] = (0, 1)) -> Path | None:
+    """The first frame missing from `frames` (one folder's, in order) when all are numbered with one suffix: the
+    last of `starts` where the first is none of them (a sequence's first image lost), else a number between two
+    (a lost middle image shifted every later frame onto another frame's box); None when they run without a hole or
+    are not all numbered (one's own names)."""
+    ms = [_NUMBERED.fullmatch(Path(f).name) for f in frames]
+    if not ms or not all(ms) or len({m.group(2) for m in ms}) > 1:
+        return None
+    digits = len(ms[0].group(1)) if ms[0].group(1).startswith("0") else 0
+    expect = int(ms[0].group(1)) if int(ms[0].group(1)) in starts else starts[-1]
+    for m in ms:
+        if int(m.group(1)) != expect:
+            return Path(frames[0]).parent / f"{expect:0{digits}d}{ms[0].group(2)}"
+        expect += 1
+    return None

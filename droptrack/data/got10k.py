@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from droptrack.data.folder import check_no_frame_without_row, checked_boxes, frames_folder, own_boxes
-from droptrack.data.frames import NumberedFrames, compact
+from droptrack.data.frames import NumberedFrames, compact, numbered_gap
 from droptrack.data.labels import COVER_TOP, load_boxes, load_flags
-from droptrack.data.sequence import Sequence, list_images, numbered_frames, one_folder_down, pad_boxes, select
+from droptrack.data.sequence import (Sequence, list_images, missing_frame, numbered_frames, one_folder_down, pad_boxes,
+                                     select)
 from droptrack.imagefiles import frame_images, listed_images, ordered
 from droptrack.errors import CONTROL, DatasetError, few_names, shown
 from droptrack.textfiles import read_table
@@ -167,6 +168,9 @@ def read_sequence(folder: Path, dataset: str = "got10k") -> Sequence:
             check_no_frame_without_row(images, n, len(list_images(images, warn=False)))
     else:  # test split: only the first row is published; count the images (GOT-10k: its .jpg files, as the
         frames = list_images(folder) if dataset != "got10k" else _jpg_frames(folder)   # toolkits list them)
+        gap = numbered_gap(frames, (1,)) if dataset == "got10k" else None   # 00000001.jpg on: a hole shifted
+        if gap is not None:                                                   # every later row of the submission
+            raise missing_frame(gap)
         n = len(frames)
         if n == 0:
             raise DatasetError(f"sequence folder {folder} has no images; re-extract the split")

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from droptrack.data.frames import NumberedFrames, count_numbered, probe_numbered
+from droptrack.data.frames import NumberedFrames, count_numbered, numbered_gap, probe_numbered
 from droptrack.data.labels import REDOWNLOAD, load_boxes
-from droptrack.data.sequence import Sequence, list_images, no_sequences, numbered_frames, select
+from droptrack.data.sequence import Sequence, list_images, missing_frame, no_sequences, numbered_frames, select
 from droptrack.errors import DatasetError, ExtraImagesWarning
 from droptrack.textfiles import read_table, row_problem
 
@@ -54,8 +54,10 @@ def _nfs_official(root: Path, names: list[str] | None) -> list[Sequence]:
     for nm in select(avail, names, "nfs"):
         base = nm[4:]
         folder = root / base / "30" / base
-        count = count_numbered(folder, 1, 5, ".jpg")   # 00001.jpg, ...: file checks; other names: the listing
-        frames = numbered_frames(folder, 1, count, 5, ".jpg") if count else list_images(folder)
+        frames = list_images(folder)   # 00001.jpg, ...: a hole made the frame count (and the 240 fps rule) wrong
+        gap = numbered_gap(frames, (1,))
+        if gap is not None:
+            raise missing_frame(gap)
         gt = _nfs_official_boxes(root / base / "30" / f"{base}.txt")
         if frames and abs(len(gt) / len(frames) - 8) < 1:
             gt = gt[::8]
@@ -122,12 +124,19 @@ def read_tnl2k(root: Path, split: str | None, names: list[str] | None) -> list[S
                            "folder, as TNL2K's have (frames beside the box file are GOT-10k's layout, a dt data "
                            "synth set's or one's own footage's: --dataset folder reads them); point the root at the "
                            "folder that holds TNL2K's sequence folders")
+    lost = sorted(d.name for d in root.iterdir() if (d / "imgs").is_dir() and not (d / "groundtruth.txt").exists())
+    if lost:   # left out without a word: the benchmark's average lacked it
+        raise DatasetError(f"TNL2K {root / lost[0]} has imgs/ but no groundtruth.txt"
+                           f"{f' (and {len(lost) - 1} more)' if len(lost) > 1 else ''}; re-extract the sequence")
     seqs = []
     for nm in select(avail, names, "tnl2k"):
         gt = load_boxes(root / nm / "groundtruth.txt")
         rule = probe_numbered(root / nm / "imgs", len(gt))
         whole = rule is not None and rule[-1].is_file()   # its first and last frame there: no listing
         frames = rule if whole else list_images(root / nm / "imgs")
+        gap = None if whole else numbered_gap(frames[:len(gt)])   # a lost first or middle image: every later
+        if gap is not None:                                          # frame on another frame's box
+            raise missing_frame(gap)
         if len(frames) < len(gt):
             raise DatasetError(f"{root / nm / 'groundtruth.txt'} has {len(gt)} boxes for {len(frames)} images in "
                                f"{root / nm / 'imgs'}; re-extract the sequence")

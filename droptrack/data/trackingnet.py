@@ -91,6 +91,15 @@ def read(root: Path, split: str | None, names: list[str] | None) -> list[Sequenc
         for f in sorted(anno.glob("*.txt")):
             if not f.name.startswith("."):   # macOS's ._<seq>.txt beside each file of a copied folder: no sequence
                 pairs.setdefault(f.stem, chunk)
+    for chunk in (c for c in chunks if c.name.upper() == "TEST" and (c / "frames").is_dir()):   # a submission needs
+        lost = sorted(d.name for d in (chunk / "frames").iterdir()                            # every sequence
+                      if d.is_dir() and not d.name.startswith(".") and d.name not in pairs)
+        if lost:   # left out as pytracking leaves them (it lists anno/), but not without a word: the zip lacks them
+            warnings.warn(f"TrackingNet {chunk.name}: frames/{lost[0]}/ has no anno/{lost[0]}.txt"
+                          f"{f' (and {len(lost) - 1} more)' if len(lost) > 1 else ''}: left out, and a submission "
+                          "needs every sequence; download the annotations with the TrackingNet devkit: python "
+                          f"download_TrackingNet.py --trackingnet_dir {root} --chunk {_devkit_chunk([chunk.name])} "
+                          "--data anno", PartialDatasetWarning, stacklevel=3)
     chosen = select(list(pairs), names, "trackingnet")
     if names is None:   # every sequence (training): a TRAIN_k chunk extracted in part is noted, its complete ones read
         _check_frames(pairs, [nm for nm in chosen if pairs[nm].name.upper() == "TEST"])

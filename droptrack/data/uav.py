@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
+
 from droptrack.data.labels import load_boxes
 from droptrack.data.sequence import Sequence, numbered_frames, one_folder_down, select
 from droptrack.errors import DatasetError
@@ -61,6 +63,10 @@ def read(root: Path, split: str | None, names: list[str] | None) -> list[Sequenc
     for nm in select([PREFIX + st for st in stems], wanted, "uav"):
         stem = nm[len(PREFIX):]
         gt = load_boxes(anno / f"{stem}.txt")
+        part = np.flatnonzero(np.isnan(gt).any(1) & ~np.isnan(gt).all(1))   # NaN,NaN,NaN,NaN marks an absent target
+        if len(part):   # a row NaN in part: the sequence was left out of every average at scoring, blamed on inf
+            raise DatasetError(f"{anno / f'{stem}.txt'}:{part[0] + 1}: a row of numbers and NaN; a row is 4 numbers, "
+                               "or NaN,NaN,NaN,NaN where the target is absent: re-download the annotation")
         folder, start = _folder_and_start(data, stem)
         seqs.append(Sequence(name=nm, dataset="uav", frames=numbered_frames(folder, start, len(gt), 6, ".jpg"),
                              video=None, boxes=gt, annotation=anno / f"{stem}.txt"))
