@@ -106,3 +106,23 @@ def test_export_with_the_grid_turned_off_in_a_config_writes_the_default_kept_set
     assert sorted(meta.extra["kept_groups"]) == sorted(recorded()["kept"]["ort"])
     assert set(meta.extra["kept_groups"]) < set(recorded()["crop_grid"]["kept"]["ort"])
     assert Path(recorded()["recorded_in"]).name in " ".join(r.output.split())
+
+
+def test_the_embedded_weights_in_another_file_get_the_recipe(tmp_path):
+    """`dt export --safetensors` of the embedded model (train.md's way to share it) is another file, of another
+    sha256: its INT8 export quantized every group, and both graphs failed dt bench's accuracy gate (ΔAUC -4.44 ORT,
+    -1.67 TRT on carphone). Its tensors are the embedded model's: it gets the recorded kept set; changed weights do
+    not."""
+    import torch
+
+    from droptrack.model.checkpoint import load_tracking_checkpoint, save_safetensors
+
+    model, cfg = load_tracking_checkpoint(default_checkpoint())
+    path = save_safetensors(tmp_path / "model.safetensors", model, cfg)
+    again, _ = load_tracking_checkpoint(path)
+    other = sha256_file(path)
+    assert other != recorded()["checkpoint_sha256"]
+    assert searched_int8_kept(other, "ort", None, again)[0] == tuple(recorded()["kept"]["ort"])
+    with torch.no_grad():
+        next(again.parameters()).view(-1)[0] += 1e-3   # one weight changed: another model
+    assert searched_int8_kept(other, "ort", None, again) is None

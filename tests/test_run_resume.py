@@ -126,3 +126,22 @@ def test_resume_with_no_earlier_run_says_drop_resume(clip, tiny_ckpt, tmp_path):
     (tmp_path / "b.txt").write_text("1,2,3,4\n")   # a finished run's boxes: replacing them does need --overwrite
     line = one_line_error(cli(*args(clip, tiny_ckpt, tmp_path, "--resume")))
     assert "there is no journal" in line and "--overwrite" in line
+
+
+@pytest.mark.parametrize("inits", [[INIT], [INIT, "4,4,20,20", "60,40,20,20"]])
+def test_resume_with_another_number_of_targets_names_the_killed_runs_init(clip, tiny_ckpt, tmp_path, inits):
+    """A run of 2 targets (b_0.txt, b_1.txt) killed, then --resume with 1 or 3 --init boxes: one target said 'there
+    is no journal ... nothing to resume; drop --resume' (the parts and the journal were there), three 'not the
+    outputs given now; resume with the same output options (exactly --output b.txt)', which was given."""
+    from droptrack.runtime.run import RunOptions, run
+
+    two = [INIT, "4,4,20,20"]
+    s = run(RunOptions(source=str(clip), artifact=str(tiny_ckpt), init=two, output=str(tmp_path / "b.txt"),
+                       device="cpu", threads=1),
+            on_frame=lambda s: os.kill(os.getpid(), signal.SIGINT) if s.frames == 10 else None)
+    assert s.interrupted
+    again = ["run", str(clip), "-m", str(tiny_ckpt), "--device", "cpu", "--threads", "1", "-o", str(tmp_path / "b.txt"),
+             *[a for i in inits for a in ("--init", i)], "--resume"]
+    line = one_line_error(cli(*again))
+    assert "--resume: --init differs from the killed run's" in line, line
+    assert "it ran with --init 30,22,26,20 --init 4,4,20,20" in line, line

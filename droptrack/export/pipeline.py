@@ -312,7 +312,7 @@ def export_int8_graphs(fp32_path: Path, source: Source, calib: str | None, calib
         notes, report, ranges = [], fp32_path.parent / f"auto_precision_{target}.json", None
         # the embedded model, with neither --int8-keep nor a search: the kept set its recorded search chose
         searched = None if options.keep is not None or options.auto_precision else searched_int8_kept(
-            source.sha256, target, meta.tracker.get("CROP_GRID"))
+            source.sha256, target, meta.tracker.get("CROP_GRID"), source.model)
         if searched:
             notes = [f"{INT8_FILENAMES[target]}: kept the groups the embedded model's precision search chose "
                      f"({searched[1]}); --int8-keep none quantizes every group"]

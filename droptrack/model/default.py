@@ -37,21 +37,39 @@ def embedded_hint(path: str | Path) -> str:
 DEFAULT_INT8 = "droptrack_tiny_synth.int8.json"   # the precision search's kept groups for the embedded model
 
 
-def searched_int8_kept(sha256: str, target: str, crop_grid: float | None = None) -> tuple[tuple[str, ...], str] | None:
+def searched_int8_kept(sha256: str, target: str, crop_grid: float | None = None,
+                       model=None) -> tuple[tuple[str, ...], str] | None:
     """(groups kept in high precision, where the search that chose them is recorded) for the embedded model's
     `target` INT8 graph, so `dt export --int8` of it writes the searched graph; a graph whose tracker runs the crop
     grid the record has a kept set for (`crop_grid`, its config's TEST.CROP_GRID) gets that set, measured with it;
-    None for any other checkpoint."""
+    None for any other checkpoint. Another file (`sha256`) whose `model` holds the embedded weights tensor for tensor
+    (its `dt export --safetensors` file, a re-save) is the same model: every group was quantized, and its INT8 graphs
+    failed the accuracy gate."""
     import json
 
     path = _weights_file(DEFAULT_INT8)
     if not path.is_file():
         return None
     rec = json.loads(path.read_text())
-    if rec.get("checkpoint_sha256") != sha256:
+    if rec.get("checkpoint_sha256") != sha256 and not (model is not None and embedded_weights(model)):
         return None
     grid = rec.get("crop_grid", {})
     entry = grid if crop_grid is not None and crop_grid == grid.get("value") and target in grid.get("kept", {}) else rec
     if target not in entry.get("kept", {}):
         return None
     return tuple(entry["kept"][target]), entry.get("recorded_in_" + target, entry["recorded_in"])
+
+
+def embedded_weights(model) -> bool:
+    """Whether `model` (an OSTrack) holds the embedded default model's weights, tensor for tensor."""
+    import torch
+
+    from droptrack.model.checkpoint import load_tracking_checkpoint
+
+    path = _weights_file(DEFAULT_CHECKPOINT)
+    if not path.is_file():
+        return False
+    ref = load_tracking_checkpoint(path, None)[0].state_dict()
+    own = model.state_dict()
+    return own.keys() == ref.keys() and all(own[k].shape == ref[k].shape and torch.equal(own[k].detach().cpu().to(
+        ref[k].dtype), ref[k]) for k in ref)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ def load(path: Path | None, ident: dict, legacy: dict | None = None) -> ResumePo
     except FileNotFoundError:
         other = _journal_of(ident["outputs"])
         if other is not None:   # an output of this run is one of an interrupted run with other output options
+            _check_target_count(*other, ident)   # or other --init boxes: NAME.txt for NAME_<k>.txt
             raise InputError(_outputs_differ(*other)) from None
         if not holds_data(ident["outputs"]):   # no earlier run at all: a plain run writes them, no --overwrite
             raise InputError(f"--resume: there is no journal {path} and the outputs hold nothing yet, so there is "
@@ -88,6 +90,7 @@ def _check_identity(path: Path, recorded: dict, ident: dict) -> None:
     differ = [k for k in ident if _by_content(k, recorded.get(k)) != _by_content(k, ident[k])
               and (k != "compute" or "compute" in recorded)]
     if "outputs" in differ or "streams" in differ:   # (an earlier droptrack's journal did not record `compute`)
+        _check_target_count(path, recorded, ident)   # another number of --init boxes: other NAME_<k> outputs
         raise InputError(_outputs_differ(path, recorded))
     if differ == ["compute"] and isinstance(recorded["compute"], dict):
         counts = [c.get("threads") for c in (recorded["compute"], ident["compute"])]
@@ -172,16 +175,33 @@ def _model_change(then: dict, now: dict) -> str:
 
 
 def _journal_of(outputs: list[str]) -> tuple[Path, dict] | None:
-    """The journal (path, identity) of an unfinished run that wrote one of `outputs` (searched beside them)."""
+    """The journal (path, identity) of an unfinished run that wrote one of `outputs` (searched beside them), or
+    their NAME / NAME_<k> kin (a run of another number of targets onto the same --output)."""
+    kin = {_unnumbered(o) for o in outputs}
     for folder in dict.fromkeys(Path(o).parent for o in outputs):
         for journal in sorted(folder.glob("*.resume.json")):
             try:
                 recorded = json.loads(journal.read_text())["identity"]
-                if set(recorded["outputs"]) & set(outputs):
+                if set(recorded["outputs"]) & set(outputs) or {_unnumbered(r) for r in recorded["outputs"]} & kin:
                     return journal, recorded
             except (OSError, ValueError, KeyError, TypeError, RecursionError):   # not a journal of ours
                 continue
     return None
+
+
+def _check_target_count(journal: Path, recorded: dict, ident: dict) -> None:
+    """The one-line error for a --resume with another number of --init boxes than the killed run's (its box files
+    are other NAME_<k>.txt: it was told to pass the output options it had passed, or that there was no journal)."""
+    inits = recorded.get("init")
+    if isinstance(inits, list) and len(inits) != len(ident.get("init") or []):
+        raise InputError(f"--resume: --init differs from the killed run's ({journal}: it ran with "
+                         f"{_option_was('init', inits)}); run its command again with --resume, or {START_OVER}")
+
+
+def _unnumbered(path: str) -> str:
+    """NAME.txt for NAME_<k>.txt (a target's box file of a run of several), else the path as it is."""
+    p = Path(path)
+    return str(p.with_name(re.sub(r"_\d+$", "", p.stem) + p.suffix))
 
 
 def _outputs_differ(journal: Path, recorded: dict) -> str:
