@@ -25,7 +25,7 @@ def earlier_targets(output: str, num_targets: int) -> list[Path]:
     while numbered_path(path, k).is_file():
         found.append(numbered_path(path, k))
         k += 1
-    family = list(itertools.takewhile(Path.is_file, (numbered_path(path, k) for k in itertools.count())))   # NAME_0, NAME_1, ...
+    family = list(itertools.takewhile(Path.is_file, (numbered_path(path, k) for k in itertools.count())))   # NAME_k
     if not one_run(family):   # separate runs' (-o run_0.txt, then -o run_1.txt): --overwrite deleted them
         found = [p for p in found if p not in family]
     return [p for p in found if not outlock.writer_alive(p) and holds_box_rows(p)]

@@ -28,7 +28,7 @@ class ResumePoint:
     templates: np.ndarray | None
     template_version: int | None
     sizes: list[int] | None = None   # the bytes of those lines in every output
-    replaces: list[str] = dataclasses.field(default_factory=list)   # an --overwrite run's `earlier_runs.earlier_targets`
+    replaces: list[str] = dataclasses.field(default_factory=list)   # --overwrite: `earlier_runs.earlier_targets`
     video: dict | None = None   # the killed run's unfinished --save video (`video_leftover`; None: none recorded)
 
 
