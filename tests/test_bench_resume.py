@@ -56,6 +56,28 @@ def test_resume_with_a_changed_setting_is_refused_before_any_row_runs(killed, ch
     assert (out / "bench.json").read_bytes() == before
 
 
+def test_resume_on_another_data_set_is_refused_before_any_row_runs(killed, tmp_path):
+    """Resumed onto another --data with other sequence names, each row folder got the new set's files beside the
+    killed bench's (one folder, two sets, which dt analyze of it scores as one), exit 0."""
+    a, b, data, out, _ = killed
+    before = (out / "bench.json").read_bytes()
+    other = generate_synth(tmp_path / "other", sequences=2, frames=8, seed=5, size=(96, 72), split="train")
+    res = dt("bench", a, b, "--data", other, "--output", out, "--tracker", "kcf", "--resume")
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert res.exit_code == 2 and len(lines) == 1, res.output
+    assert f"{out / 'results' / 'a'} holds results of synth_val_00001, which this bench does not run" in lines[0]
+    assert sorted(p.name for p in (out / "results").iterdir()) == ["a"]
+    assert sorted(p.name for p in (out / "results" / "a").glob("*.txt")) == ["synth_val_00001.txt",
+                                                                             "synth_val_00001_time.txt"]
+    assert (out / "bench.json").read_bytes() == before
+
+
+def test_a_tracker_given_twice_is_refused(killed):
+    line = [ln for ln in dt("bench", "--tracker", "kcf", "--tracker", "kcf", "--data", killed[2],
+                            "--output", killed[3] / "twice").output.splitlines() if ln.strip()]
+    assert line == ["error: --tracker kcf is given twice; pass each tracker once"], line
+
+
 def test_the_original_command_then_resumes_and_scores_as_the_whole_bench(killed):
     a, b, data, out, whole = killed
     for changed in (["--frames", "5"], ["--size-lr", "0.5"]):   # the refused attempts first, whatever the order

@@ -64,6 +64,9 @@ def check_options(opts: BenchOptions) -> None:
     if not opts.artifacts and not opts.trackers:
         raise InputError("pass at least one artifact (a checkpoint, .onnx or .engine file) or --tracker NAME")
     opts.trackers = [check_name(t) for t in opts.trackers]
+    twice = next((t for i, t in enumerate(opts.trackers) if t in opts.trackers[:i]), None)
+    if twice is not None:   # tracked twice, as two rows (csrt, opencv_csrt) of the same numbers
+        raise InputError(f"--tracker {twice} is given twice; pass each tracker once")
     if not opts.artifacts:   # OpenCV rows have no PyTorch reference: these were silently ignored
         given = [o for o, v in (("--reference", opts.reference), ("--max-auc-drop", opts.max_auc_drop),
                                 ("--max-divergence", opts.max_divergence),

@@ -221,11 +221,12 @@ def evaluate_row(artifact: str | None, seqs: list[Any], name: str, tag: str, opt
                         check_only=check_only, graph=graph, wrap=wrap,
                         trust=False if tracker else opts.trust_for(artifact),
                         plots=False)   # the bench's own plots show every row
-    except InputError as exc:
-        if opts.resume:   # dt eval's fix names its --name, which dt bench does not have
-            text = str(exc).replace(RENAME, "pass another --output")
+    except InputError as exc:   # dt eval's fix names its --name, which dt bench does not have
+        text = str(exc).replace(RENAME, "pass another --output").replace("another --output or --name",
+                                                                         "another --output")
+        if opts.resume:
             raise InputError(f"{text} (or drop --resume to start this bench over)") from None
-        raise
+        raise InputError(text) from None
 
 
 def check_resume(rows: list[BenchRow], refs: list[Any], baselines: list[tuple[str, str]], seqs: list[Any], tag: str,
@@ -241,6 +242,23 @@ def check_resume(rows: list[BenchRow], refs: list[Any], baselines: list[tuple[st
     for artifact, name, tracker, graph in targets:
         if (Path(opts.output_dir) / "results" / name).is_dir():
             evaluate_row(artifact, seqs, name, tag, opts, tracker=tracker, check_only=True, graph=graph)
+            check_same_set(Path(opts.output_dir) / "results" / name, [s.name for s in seqs])
+
+
+def check_same_set(folder: Path, names: list[str]) -> None:
+    """A row folder of an interrupted bench holding results of sequences this bench does not run (another --data
+    resumed into it: the folder mixed two sets, which dt analyze of it scored as one) is refused."""
+    from droptrack.eval.resume import MANIFEST, manifest_or_none
+
+    data = manifest_or_none(folder / MANIFEST)
+    seen = data.get("inputs") if data is not None else None
+    other = sorted(set(seen) - set(names)) if isinstance(seen, dict) else []
+    other = [n for n in other if (folder / f"{n}.txt").is_file()]
+    if other:
+        raise InputError(f"--resume: {folder} holds results of {other[0]}"
+                         f"{f' (and {len(other) - 1} more)' if len(other) > 1 else ''}, which this bench does not "
+                         "run (another --data, or fewer --sequences); resume with the data it had, or rerun without "
+                         "--resume to start over")
 
 
 def baseline_names(rows: list[BenchRow], trackers: list[str]) -> list[tuple[str, str]]:
