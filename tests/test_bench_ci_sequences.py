@@ -45,3 +45,13 @@ def test_a_mean_beyond_the_gate_is_not_promised_a_pass():
     note = ci_note("model_int8_trt", ci, 1.0)
     assert note and "-1.61" in note and "beyond the gate" in note and "sequences would" in note
     assert "about" not in note
+
+
+def test_a_zero_point_gate_with_a_mean_at_or_below_zero_gets_no_count():
+    """--max-auc-drop 0 with a mean ΔAUC of 0 said 'about 2 sequences would lift the interval's lower end to -0.00'
+    for a 2-sequence set that had just failed: at a mean <= 0 no number of sequences lifts it to 0."""
+    ci = DeltaCI(0.0, -0.4, 0.4, 2)
+    assert sequences_for(ci, 0.0) is None
+    note = ci_note("int8", ci, 0.0)
+    assert "none would lift its lower end to -0.00" in note and "about" not in note
+    assert sequences_for(DeltaCI(0.5, -0.5, 1.5, 4), 0.0) == 16   # a mean above 0: a count, 4 x (1 / 0.5)^2

@@ -108,7 +108,7 @@ def test_trackingnet_test_split_is_counted_then_held_as_a_rule(tmp_path: Path) -
 def test_got10k_test_split_keeps_the_listing_when_it_is_not_numbered_one_by_one(tmp_path: Path) -> None:
     split = tmp_path / "test"
     for name, files in (("GOT-10k_Test_000001", ("00000001.jpg", "00000002.jpg", "00000003.jpg")),
-                        ("GOT-10k_Test_000002", ("00000001.jpg", "00000003.jpg"))):
+                        ("GOT-10k_Test_000002", ("first.jpg", "second.jpg"))):
         (split / name).mkdir(parents=True)
         (split / name / "groundtruth.txt").write_text("1,2,3,4\n")
         for f in files:
@@ -117,7 +117,11 @@ def test_got10k_test_split_keeps_the_listing_when_it_is_not_numbered_one_by_one(
     a, b = get_sequences("got10k", tmp_path, split="test")
     assert isinstance(a.frames, NumberedFrames)
     assert list(a.frames) == [split / a.name / f"0000000{i}.jpg" for i in (1, 2, 3)]
-    assert list(b.frames) == [split / b.name / "00000001.jpg", split / b.name / "00000003.jpg"]
+    assert list(b.frames) == [split / b.name / "first.jpg", split / b.name / "second.jpg"]
+    (split / b.name / "first.jpg").rename(split / b.name / "00000001.jpg")   # numbered with a hole: 1, then 3
+    (split / b.name / "second.jpg").rename(split / b.name / "00000003.jpg")   # (its submission shifted a row)
+    with pytest.raises(DatasetError, match=r"00000002\.jpg"):
+        get_sequences("got10k", tmp_path, split="test")
 
 
 def test_frames_option_cuts_a_rule(tmp_path: Path) -> None:

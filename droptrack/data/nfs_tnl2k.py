@@ -23,6 +23,9 @@ from droptrack.errors import DatasetError, ExtraImagesWarning
 from droptrack.textfiles import read_table, row_problem
 
 
+HOLE = 9   # frames looked for past NfS's counted ones: a hole of up to 8 missing images is named
+
+
 def _nfs_official_boxes(path: Path) -> np.ndarray:
     """(N,4) x,y,w,h from an official NfS annotation file (xmin ymin xmax ymax in columns 1..4)."""
     if not path.is_file():
@@ -54,10 +57,11 @@ def _nfs_official(root: Path, names: list[str] | None) -> list[Sequence]:
     for nm in select(avail, names, "nfs"):
         base = nm[4:]
         folder = root / base / "30" / base
-        frames = list_images(folder)   # 00001.jpg, ...: a hole made the frame count (and the 240 fps rule) wrong
-        gap = numbered_gap(frames, (1,))
-        if gap is not None:
-            raise missing_frame(gap)
+        count = count_numbered(folder, 1, 5, ".jpg")   # 00001.jpg, ...: file checks; other names: the listing
+        rule = NumberedFrames(folder, 1, 0, 5, ".jpg")
+        if count and any((folder / rule.name(count + k)).is_file() for k in range(1, HOLE)):   # frames past a hole:
+            raise missing_frame(folder / rule.name(count))   # the count, and the 240 fps rule, were the hole's
+        frames = numbered_frames(folder, 1, count, 5, ".jpg") if count else list_images(folder)
         gt = _nfs_official_boxes(root / base / "30" / f"{base}.txt")
         if frames and abs(len(gt) / len(frames) - 8) < 1:
             gt = gt[::8]
@@ -134,8 +138,8 @@ def read_tnl2k(root: Path, split: str | None, names: list[str] | None) -> list[S
         rule = probe_numbered(root / nm / "imgs", len(gt))
         whole = rule is not None and rule[-1].is_file()   # its first and last frame there: no listing
         frames = rule if whole else list_images(root / nm / "imgs")
-        gap = None if whole else numbered_gap(frames[:len(gt)])   # a lost first or middle image: every later
-        if gap is not None:                                          # frame on another frame's box
+        gap = numbered_gap(frames[:len(gt)]) if rule is None else None   # its first image lost: every frame on
+        if gap is not None:                                                 # the box of the one before it
             raise missing_frame(gap)
         if len(frames) < len(gt):
             raise DatasetError(f"{root / nm / 'groundtruth.txt'} has {len(gt)} boxes for {len(frames)} images in "

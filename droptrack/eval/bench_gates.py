@@ -86,9 +86,9 @@ def sequences_for(ci: DeltaCI, gate: float) -> int | None:
     mean shrinks as 1/sqrt(n)); None when the mean itself is a drop beyond the gate (no number of sequences would
     show the drop within it). Not the half-width brought down to the gate: an interval [-0.24, +12.98] around
     +4.88 clears a 0.1-point gate with about 7 sequences, not 17 462."""
-    if -ci.low <= gate or gate <= 0:
+    if -ci.low <= gate:
         return ci.sequences
-    room = ci.delta + gate
+    room = ci.delta + gate   # a 0-point gate with a mean at or below 0: no count (the note said 'about 2 sequences')
     if room <= 0:
         return None
     return int(math.ceil(ci.sequences * ((ci.delta - ci.low) / room) ** 2))
@@ -112,8 +112,9 @@ def ci_note(name: str, ci: DeltaCI | None, gate: float, more: str = MORE_SEQUENC
             f"{ci.sequences} sequences) is wider than the {gate:.2f}-point gate")
     n = sequences_for(ci, gate)
     if n is None:
-        return (f"{head}, and its mean ΔAUC {ci.delta:+.2f} is itself a drop beyond the gate: this set is too small "
-                f"to tell, but more sequences would more likely confirm the drop than show it within the gate")
+        return (f"{head}, and its mean ΔAUC {ci.delta:+.2f} is at or beyond the gate (-{gate:.2f}): this set is too "
+                "small to tell, but more sequences would narrow the interval around that mean, and none would lift its "
+                f"lower end to -{gate:.2f}")
     return (f"{head}: this set is too small to show the drop is within the gate; at its mean ΔAUC "
             f"({ci.delta:+.2f}) about {n} sequences would lift the interval's lower end to -{gate:.2f}")
 
