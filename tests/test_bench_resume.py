@@ -127,3 +127,14 @@ def test_a_second_bench_into_the_folder_is_refused_and_stale_temp_files_go(kille
     assert res.exit_code == 0, res.output
     assert not stale.exists() and json.loads((out / "bench.json").read_text())["rows"]
     assert not list(out.rglob(".lock"))   # the lock file the killed bench left is reused and removed, and so are its own
+
+
+def test_an_output_inside_another_benchs_results_is_refused(killed):
+    """-o OUT/results/a/sub was accepted and written; OUT's own rerun then refused a folder it had not written."""
+    a, b, data, out, _ = killed
+    for inside in (out / "results" / "a" / "sub", out / "results"):
+        lines = [ln for ln in dt("bench", "--tracker", "kcf", "--data", data, "--output", inside).output.splitlines()
+                 if ln.strip()]
+        assert lines == [f"error: --output '{inside}' is inside the results of the dt bench in '{out}'; pass a "
+                         "folder outside it"], lines
+    assert not (out / "results" / "a" / "sub").exists()

@@ -159,6 +159,11 @@ def check_bench_folder(output_dir: str | Path) -> None:
     from droptrack.textfiles import read_table
 
     folder = Path(os.path.expanduser(str(output_dir)))
+    home = next((p.parent for p in (folder.absolute(), *folder.absolute().parents) if p.name == "results"
+                 and {"schema_version", "rows"} <= (_json_keys(p.parent / "bench.json") or set())), None)
+    if home is not None:   # it wrote there, and that bench then refused its own rerun over a folder it did not write
+        raise InputError(f"--output '{output_dir}' is inside the results of the dt bench in '{home}'; pass a folder "
+                         "outside it")
     plots = [n for n in ("latency.png", *PLOT_FILES.values()) if (folder / n).is_file() and not drawn_here(folder / n)]
     if plots:   # also in a dt bench's own folder: a figure of the user's saved there under a plot's name
         raise InputError(f"--output '{output_dir}' holds {plots[0]}, which dt bench did not write and would replace "
