@@ -138,3 +138,18 @@ def test_an_output_inside_another_benchs_results_is_refused(killed):
         assert lines == [f"error: --output '{inside}' is inside the results of the dt bench in '{out}'; pass a "
                          "folder outside it"], lines
     assert not (out / "results" / "a" / "sub").exists()
+
+
+def test_a_file_at_the_references_row_name_is_refused_before_work(killed, tmp_path):
+    """results/reference (or a noise floor's results/reference_noise_0.5px) as a file: the reference row failed after
+    the work (exit 1) naming dt eval's --name, or the noise floor was left out with a note (exit 0)."""
+    a, b, data, out, _ = killed
+    for name in ("reference", "reference_noise_0.5px"):
+        where = tmp_path / name / "o"
+        (where / "results").mkdir(parents=True)
+        (where / "results" / name).write_text("x\n")
+        lines = [ln for ln in dt("bench", a, "--reference", b, "--data", data, "--output", where,
+                                 "--noise-floor", "0.5").output.splitlines() if ln.strip()]
+        assert lines == [f"error: '{where / 'results' / name}' (where dt bench keeps its per-row results) is a file; "
+                         "move it away, or pass another --output"], lines
+        assert (where / "results" / name).read_text() == "x\n"

@@ -232,6 +232,9 @@ def check_row_folders(opts: BenchOptions) -> None:
             raise InputError(f"{label} '{src}' is inside '{results}', whose row folders dt bench replaces on the "
                              "next run; move it out of there, or pass another --output")
     names = [*row_names([str(a) for a in opts.artifacts]), *opts.trackers, *(f"opencv_{t}" for t in opts.trackers)]
+    if results.is_dir():   # the reference's and noise floor's rows (reference, reference_N, NAME_ref, ..._noise_Xpx)
+        names += [p.name for p in results.iterdir() if p.name == "reference" or p.name.startswith("reference_")
+                  or p.name.endswith("_ref")]
     for path in (results, *(results / n for n in names)):
         if os.path.lexists(path) and not path.is_dir():
             raise InputError(f"'{path}' (where dt bench keeps its per-row results) is a file; move it away, or pass "
