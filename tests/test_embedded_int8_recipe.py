@@ -11,7 +11,7 @@ import pytest
 
 from droptrack.artifact import sha256_file
 from droptrack.export.onnx import read_metadata
-from droptrack.model.default import DEFAULT_INT8, default_checkpoint, searched_int8_kept
+from droptrack.model.default import DEFAULT_INT8, default_checkpoint, int8_record_sha, searched_int8_kept
 from helpers import cli
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -122,7 +122,7 @@ def test_the_embedded_weights_in_another_file_get_the_recipe(tmp_path):
     again, _ = load_tracking_checkpoint(path)
     other = sha256_file(path)
     assert other != recorded()["checkpoint_sha256"]
-    assert searched_int8_kept(other, "ort", None, again)[0] == tuple(recorded()["kept"]["ort"])
+    assert searched_int8_kept(int8_record_sha(other, again), "ort")[0] == tuple(recorded()["kept"]["ort"])
     with torch.no_grad():
         next(again.parameters()).view(-1)[0] += 1e-3   # one weight changed: another model
-    assert searched_int8_kept(other, "ort", None, again) is None
+    assert searched_int8_kept(int8_record_sha(other, again), "ort") is None

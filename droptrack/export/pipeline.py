@@ -301,18 +301,19 @@ def export_int8_graphs(fp32_path: Path, source: Source, calib: str | None, calib
     from droptrack.export.calibration import calibration_pairs
     from droptrack.export.onnx import read_metadata
     from droptrack.export.quantize import Int8Recipe
-    from droptrack.model.default import searched_int8_kept
+    from droptrack.model.default import int8_record_sha, searched_int8_kept
 
     options = options or Int8Options()
     meta = read_metadata(fp32_path)
     pairs = calibration_pairs(meta, calib, calib_pairs)
     log(f"  calibrating INT8 on {len(pairs[0])} pairs from {pairs[1]} ({options.method})")
     results = []
+    recorded = options.keep is None and not options.auto_precision   # the embedded model's kept set applies
+    sha = int8_record_sha(source.sha256, source.model) if recorded else source.sha256   # its weights, in any file
     for target in options.targets:
         notes, report, ranges = [], fp32_path.parent / f"auto_precision_{target}.json", None
         # the embedded model, with neither --int8-keep nor a search: the kept set its recorded search chose
-        searched = None if options.keep is not None or options.auto_precision else searched_int8_kept(
-            source.sha256, target, meta.tracker.get("CROP_GRID"), source.model)
+        searched = searched_int8_kept(sha, target, meta.tracker.get("CROP_GRID")) if recorded else None
         if searched:
             notes = [f"{INT8_FILENAMES[target]}: kept the groups the embedded model's precision search chose "
                      f"({searched[1]}); --int8-keep none quantizes every group"]

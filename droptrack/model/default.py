@@ -37,27 +37,36 @@ def embedded_hint(path: str | Path) -> str:
 DEFAULT_INT8 = "droptrack_tiny_synth.int8.json"   # the precision search's kept groups for the embedded model
 
 
-def searched_int8_kept(sha256: str, target: str, crop_grid: float | None = None,
-                       model=None) -> tuple[tuple[str, ...], str] | None:
-    """(groups kept in high precision, where the search that chose them is recorded) for the embedded model's
-    `target` INT8 graph, so `dt export --int8` of it writes the searched graph; a graph whose tracker runs the crop
-    grid the record has a kept set for (`crop_grid`, its config's TEST.CROP_GRID) gets that set, measured with it;
-    None for any other checkpoint. Another file (`sha256`) whose `model` holds the embedded weights tensor for tensor
-    (its `dt export --safetensors` file, a re-save) is the same model: every group was quantized, and its INT8 graphs
-    failed the accuracy gate."""
+def _int8_record() -> dict | None:
+    """The embedded model's INT8 kept-set record, or None where the install lacks it."""
     import json
 
     path = _weights_file(DEFAULT_INT8)
-    if not path.is_file():
-        return None
-    rec = json.loads(path.read_text())
-    if rec.get("checkpoint_sha256") != sha256 and not (model is not None and embedded_weights(model)):
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def searched_int8_kept(sha256: str, target: str, crop_grid: float | None = None) -> tuple[tuple[str, ...], str] | None:
+    """(groups kept in high precision, where the search that chose them is recorded) for the embedded model's
+    `target` INT8 graph, so `dt export --int8` of it writes the searched graph; a graph whose tracker runs the crop
+    grid the record has a kept set for (`crop_grid`, its config's TEST.CROP_GRID) gets that set, measured with it;
+    None for any other checkpoint (`sha256`: the checkpoint file's, or `int8_record_sha`'s for its weights)."""
+    rec = _int8_record()
+    if rec is None or rec.get("checkpoint_sha256") != sha256:
         return None
     grid = rec.get("crop_grid", {})
     entry = grid if crop_grid is not None and crop_grid == grid.get("value") and target in grid.get("kept", {}) else rec
     if target not in entry.get("kept", {}):
         return None
     return tuple(entry["kept"][target]), entry.get("recorded_in_" + target, entry["recorded_in"])
+
+
+def int8_record_sha(sha256: str, model) -> str:
+    """The sha256 to look the INT8 kept-set record up by, once per export: the record's own where `model` holds the
+    embedded weights in another file (its `dt export --safetensors` file, a re-save: every group was quantized, and
+    its INT8 graphs failed the accuracy gate), else `sha256`."""
+    rec = _int8_record()
+    own = rec.get("checkpoint_sha256") if rec is not None else None
+    return own if own is not None and own != sha256 and embedded_weights(model) else sha256
 
 
 def embedded_weights(model) -> bool:
