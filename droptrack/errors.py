@@ -22,6 +22,10 @@ class CornerBoxWarning(FlatTargetWarning):
     """An init box that runs past the frame's edge, where its numbers read as corners x1,y1,x2,y2 lie inside it."""
 
 
+class EdgeBoxWarning(UserWarning):
+    """An init box that runs past the frame's edge (a target cut by it): tracked as given, frame 0 reported clipped."""
+
+
 class FrameSizeWarning(UserWarning):
     """A frame of another size than the one the targets were started in: their boxes, that frame's pixel coordinates,
     are tracked and clipped in this one (a resized stream, or frames of two cameras)."""

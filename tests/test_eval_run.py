@@ -366,3 +366,27 @@ def test_corrupt_model_writes_nothing(assets, tmp_path):
         said = "is corrupt" if model == garbage else "is cut short ("   # an interrupted download, named as one
         assert f"'{model}' {said}" in line, line
         assert not out.exists()
+
+
+def test_another_runs_tracker_options_are_named_as_options(tmp_path):
+    """A results folder of an --official run, resumed with other tracker options, named the recorded dicts
+    ("tracker_overrides: {'size_lr': None, 'reacq_factor': None, ...") cut at 80 characters; it names the options."""
+    from droptrack.eval.resume import check_manifest
+    from droptrack.runtime.extensions import KEYS, OFFICIAL
+
+    out = tmp_path / "r"
+    out.mkdir()
+    base = {"artifact": "m.onnx", "artifact_sha256": "ab" * 32, "dataset": "synth", "realtime": None}
+    official = {KEYS[k][0]: None for k in OFFICIAL}
+    check_manifest(out, {**base, "tracker_overrides": official}, "cpu", {"s1": "f1"})
+    (out / "s1.txt").write_text("1,2,3,4\n")
+    for now, words in (({"size_lr": 0.5, "scale_search": [0.8, 1.2]}, "now --scale-search 0.8,1.2 --size-lr 0.5,"),
+                       (None, "now the model's own tracker settings,")):
+        with pytest.raises(InputError) as e:
+            check_manifest(out, {**base, "tracker_overrides": now}, "cpu", {"s1": "f1"}, write=False)
+        assert f"(tracker options: --official, {words} from m.onnx)" in str(e.value)
+        assert "{" not in str(e.value)
+    with_one = {**official, "crop_grid": 0.1}   # --official with one extension given
+    check_manifest(out, {**base, "tracker_overrides": official}, "cpu", {"s1": "f1"}, write=False)   # same: resumes
+    with pytest.raises(InputError, match=r"tracker options: --official, now --official --crop-grid 0\.1,"):
+        check_manifest(out, {**base, "tracker_overrides": with_one}, "cpu", {"s1": "f1"}, write=False)

@@ -32,3 +32,16 @@ def test_which_boxes_read_as_corners():
     assert corner_box_note([[10, 10, 20, 20], [100, 20, 170, 140]], hw) == (
         "target 1's --init box 100,20,170,140 runs past the 176x144 frame (to 270,160); --init takes x,y,w,h: if these "
         "are corners x1,y1,x2,y2, pass --init 100,20,70,120")
+
+
+def test_a_target_cut_by_the_edge_is_named_where_its_box_is_written(video, tmp_path):
+    """The outputs' first row is the --init box's part inside the frame while the tracker starts from the box as
+    given: the row differed from --init without a word. Now a warning names both (hand-computed: 150+40 > 176,
+    100+60 > 144 -> 26 x 44); not a corner mix-up, so no corner warning beside it."""
+    out = tmp_path / "boxes.txt"
+    found = warnings_of(cli("run", video, "--init", "150,100,40,60", "--max-frames", "2", "-o", str(out)))
+    assert found == ["warning: --init box 150,100,40,60 runs past the 176x144 frame: the tracker starts from it as "
+                     "given, and the outputs' first row holds its part inside the frame, 150,100,26,44"]
+    assert [float(v) for v in out.read_text().splitlines()[0].replace(",", " ").split()] == [150, 100, 26, 44]
+    inside = tmp_path / "inside.txt"
+    assert warnings_of(cli("run", video, "--init", "100,50,40,60", "--max-frames", "2", "-o", str(inside))) == []

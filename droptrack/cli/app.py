@@ -20,10 +20,10 @@ try:   # typer >= 0.2x carries its own copy of Click
 except ImportError:   # older typer runs on Click itself
     from click.exceptions import ClickException, UsageError
 
-from droptrack.errors import (CornerBoxFileWarning, DropTrackError, ExtraImagesWarning, FlatTargetWarning,
-                              OffTargetGraphWarning, PartialDatasetWarning, ExtensionSettingsWarning, detach_stdout,
-                              disk_full, file_where_a_folder_goes, folder_where_a_file_goes, full_message,
-                              full_stdout, one_line, printable, stdout_full_message)
+from droptrack.errors import (CornerBoxFileWarning, DropTrackError, EdgeBoxWarning, ExtraImagesWarning,
+                              FlatTargetWarning, OffTargetGraphWarning, PartialDatasetWarning, ExtensionSettingsWarning,
+                              detach_stdout, disk_full, file_where_a_folder_goes, folder_where_a_file_goes,
+                              full_message, full_stdout, one_line, printable, stdout_full_message)
 from droptrack.cli.stdout_room import stdout_full_line, whole_stdout_writes
 from droptrack.signals import held_for, held_while_ignored, keep_interrupts_from_callbacks
 from droptrack.videofiles import one_line_warning
@@ -323,10 +323,10 @@ TRUST_OPTION = typer.Option(False, "--trust-checkpoint", help="Read a legacy pic
 
 def _one_line_warning(show: Any, message: Any, category: type, *rest: Any) -> None:
     """dt's warnings as one 'warning: ...' line on stderr (`one_line_warning`), FlatTargetWarning,
-    OffTargetGraphWarning, PartialDatasetWarning, ExtensionSettingsWarning, CornerBoxFileWarning and ExtraImagesWarning
-    included."""
+    OffTargetGraphWarning, PartialDatasetWarning, ExtensionSettingsWarning, CornerBoxFileWarning, ExtraImagesWarning and
+    EdgeBoxWarning included."""
     if issubclass(category, (FlatTargetWarning, OffTargetGraphWarning, PartialDatasetWarning, ExtensionSettingsWarning,
-                             CornerBoxFileWarning, ExtraImagesWarning)):
+                             CornerBoxFileWarning, ExtraImagesWarning, EdgeBoxWarning)):
         typer.echo(f"warning: {printable(message)}", err=True)
     else:
         one_line_warning(show, message, category, *rest)

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import json
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -21,6 +24,7 @@ from droptrack.artifact import atomic_write_json, sha256_file
 from droptrack.errors import CheckpointError, DropTrackError, InputError, printable
 from droptrack.engine.onnx_files import check_external_data, check_graph
 from droptrack.engine.threads import ThreadPlan, usable_cores
+from droptrack.eval.ext_names import override_words
 from droptrack.eval.results import read_result, read_times, submission_file
 from droptrack.eval.workers import TrackerSpec
 from droptrack.paths import removed_if_left_empty
@@ -36,9 +40,6 @@ RENAME = "name this run with --name (or pass another --output)"   # dt eval's fi
 def _parsed_manifest(path: Path) -> tuple[dict[str, Any] | None, str]:
     """(eval.json's object, '') or (None, why it is refused, as 'it ...' continues it); a larger file than dt eval
     writes is not read, nor is a named pipe or device opened (its read would never end)."""
-    import json
-    import stat
-
     try:
         st = path.stat()
         if not stat.S_ISREG(st.st_mode):
@@ -95,8 +96,7 @@ def identity(spec: TrackerSpec, tag: str) -> dict[str, Any]:
     else:
         path = Path(spec.artifact)
         if not path.is_file():
-            raise CheckpointError(f"artifact {path} does not exist or is not a file; pass a checkpoint, .onnx or "
-                                  ".engine file")
+            raise CheckpointError(f"artifact {path} does not exist or is not a file; pass a checkpoint, ONNX or engine")
     locations = None if spec.checked is None else list(spec.checked.locations)
     if path.suffix.lower() == ".onnx" and locations is None:   # its weights may live in files beside it: pinned too,
         locations = check_external_data(path, CheckpointError)   # once checked to be in its folder (never /dev/zero)
@@ -107,7 +107,6 @@ def identity(spec: TrackerSpec, tag: str) -> dict[str, Any]:
 
 def fingerprint(seq: Any) -> str:
     """What the tracker is given of a sequence: its length, init box and first frame (a video: its size)."""
-    import hashlib
 
     h = hashlib.sha256(f"{len(seq)} {np.round(seq.boxes[0], 4).tolist()}".encode())
     try:
@@ -187,7 +186,9 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
                 "realtime", "device_type", "threads", "split")
         if any(_differs(old, ident, k) for k in keys) and any(out.glob("*.txt")):
             diff = next(k for k in keys if _differs(old, ident, k))
-            was = repr(old.get(diff))[:80]
+            label, was, now = diff, repr(old.get(diff))[:80], repr(ident.get(diff))
+            if diff == "tracker_overrides":   # the options each run was given, not the recorded dict
+                label, was, now = "tracker options", override_words(old.get(diff)), override_words(ident.get(diff))
             if diff == "threads":   # boxes differ in the last bits with another thread count
                 raise InputError(f"{out} holds results tracked with --threads {old['threads']}, now --threads "
                                  f"{ident['threads']}; pass --threads {old['threads']} (or leave it out) to resume, "
@@ -205,9 +206,8 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
                 raise InputError(f"{out} holds results tracked with --config {old.get('config')} as it read then; "
                                  "its text has changed since, and results of two configs would mix; restore it to "
                                  f"resume, or {RENAME}, or delete that folder")
-            raise InputError(f"{out} holds results of another run ({diff}: {was}, now {ident.get(diff)!r}, "
-                             f"from {old.get('artifact')}); {RENAME}, or "
-                             "delete that folder")
+            raise InputError(f"{out} holds results of another run ({label}: {was}, now {now}, from "
+                             f"{old.get('artifact')}); {RENAME}, or delete that folder")
         same = not any(_differs(old, ident, k) for k in keys)
         seen = old.get("inputs") or {} if same else {}
         seen = seen if isinstance(seen, dict) else {}

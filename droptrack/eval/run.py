@@ -30,6 +30,7 @@ from droptrack.decodelog import DamagedImageWarning
 from droptrack.errors import DatasetError, InputError, printable
 from droptrack.eval.results import (check_result_paths, load_tracker_dir, read_times, write_result, write_submission,
                                     write_times)
+from droptrack.eval.ext_names import ext_suffix
 from droptrack.eval.realtime import RealTime
 from droptrack.eval.run_result import EvalResult
 from droptrack.eval.score_files import (check_first_boxes, check_got10k_rows, check_infinite_gt_rows,
@@ -266,21 +267,6 @@ def _check_ext(ext: dict | None, baseline: str | None) -> dict:
     from droptrack.runtime.extensions import check_keys
 
     return check_keys(ext, option_names=True)
-
-
-def ext_suffix(overrides: dict) -> str:
-    """Results-folder suffix naming the overrides, e.g. '+crop_grid=0.1', '+official' ('' for none)."""
-
-    def text(v: Any) -> str:
-        return "off" if v is None else ",".join(f"{x:g}" for x in v) if isinstance(v, (list, tuple)) else (
-            f"{v:g}" if isinstance(v, float) else str(v))
-
-    from droptrack.runtime.extensions import KEYS, OFFICIAL
-
-    switches = {KEYS[k][0] for k in OFFICIAL}
-    official = switches <= overrides.keys()         # --official sets every switch (off, unless an option is given)
-    rest = sorted((k, v) for k, v in overrides.items() if not (official and k in switches and v is None))
-    return ("+official" if official else "") + "".join(f"+{k}={text(v)}" for k, v in rest)
 
 
 def _check_sequences(sequences: Sequence[Any]) -> list[Any]:

@@ -13,8 +13,8 @@ from typing import Callable
 
 from droptrack import filelock
 from droptrack.engine.threads import apply_threads, plan_threads, restore_threads
-from droptrack.errors import (CornerBoxWarning, DropTrackError, FlatTargetWarning, InputError, OffTargetGraphWarning,
-                              OutputFull, SourceError)
+from droptrack.errors import (CornerBoxWarning, DropTrackError, EdgeBoxWarning, FlatTargetWarning, InputError,
+                              OffTargetGraphWarning, OutputFull, SourceError)
 from droptrack.geometry import check_box_size, parse_box, sample_target, validate_init_box
 from droptrack.paths import check_not_finished, check_not_in_results, masked, writes_in_place
 from droptrack.runtime import outlock, readers, resume, resume_point, sources, video_leftover
@@ -30,7 +30,7 @@ from droptrack.runtime.report import (ended_early_note, ground_truth_note, size_
                                       time_gap_note, unreadable_note)
 from droptrack.runtime.signals import StopFlag, graceful_signals
 from droptrack.runtime.source_base import FirstFrameDamaged
-from droptrack.runtime.start_notes import warn_at_start
+from droptrack.runtime.start_notes import edge_box_note, warn_at_start
 from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, box_paths
 from droptrack.runtime.window import WindowSink, display_problem, select_targets
 from droptrack.textfiles import holds_box_rows
@@ -291,6 +291,10 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         corners = corner_box_note(boxes, first.image.shape[:2])
         if corners:
             warnings.warn(corners, CornerBoxWarning, stacklevel=2)
+        told = opts.init and (opts.output or opts.jsonl)   # box files and JSON lines report frame 0's box
+        edge = edge_box_note(boxes, first.image.shape[:2]) if told and not corners else None
+        if edge:
+            warnings.warn(edge, EdgeBoxWarning, stacklevel=2)
         off_target = off_target_graph_note(opts.artifact, tracker.meta, device)
         if off_target:
             warnings.warn(off_target, OffTargetGraphWarning, stacklevel=2)

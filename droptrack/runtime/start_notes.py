@@ -122,3 +122,20 @@ def warn_settings(notes: list[str]) -> None:
     """Each note once as an ExtensionSettingsWarning (one 'warning: ...' line), in order."""
     for note in dict.fromkeys(notes):
         warnings.warn(note, ExtensionSettingsWarning, stacklevel=2)
+
+
+def edge_box_note(boxes: list, image_hw: tuple[int, int]) -> str | None:
+    """A note for the first --init box that runs past the frame's edge (allowed: a target the frame cuts): the tracker
+    starts from it as given, but the outputs' first row is its part inside the frame, so the two differ; else None."""
+    from droptrack.geometry import clip_box
+
+    H, W = image_hw
+    for k, box in enumerate(boxes):
+        x, y, w, h = map(float, box)
+        if x < 0 or y < 0 or x + w > W or y + h > H:
+            shown = clip_box([x, y, w, h], H, W, margin=0)
+            which = f"target {k}'s " if len(boxes) > 1 else ""
+            return (f"{which}--init box {x:g},{y:g},{w:g},{h:g} runs past the {W}x{H} frame: the tracker starts from "
+                    f"it as given, and the outputs' first row holds its part inside the frame, "
+                    f"{','.join(f'{v:g}' for v in shown)}")
+    return None
