@@ -189,3 +189,55 @@ def test_dt_data_xywh_refuses_a_link_and_names_its_file(tmp_path):
     line = one_line_error(cli("data", "xywh", tmp_path / "link.txt"))
     assert "symbolic link to" in line and str(target) in line
     assert (tmp_path / "link.txt").is_symlink() and target.read_text() == "10,20,110,220\n"
+
+
+def test_dt_data_xywh_reads_the_separators_the_readers_read(tmp_path):
+    """Semicolons: the readers take '150;100;300;220' and their warning names dt data xywh, which refused the row."""
+    f = tmp_path / "gt.txt"
+    f.write_text("150;100;300;220\n151;100;301;220\n")
+    res = cli("data", "xywh", f)
+    assert res.exit_code == 0, res.output
+    assert f.read_text() == "150;100;150;120\n151;100;150;120\n"   # hand-computed: 300-150, 220-100
+
+
+@pytest.mark.parametrize("row, why", [
+    ("10,,20,30,40", "an empty field between two separators ('10,,20,30,40')"),   # the readers refuse it too
+    ("-1e308,0,1e308,1", "the box '-1e308,0,1e308,1' is wider or higher than a float holds"),   # w overflowed: inf
+])
+def test_dt_data_xywh_refuses_rows_it_would_convert_wrong(tmp_path, row, why):
+    """An empty field was dropped, so 30,40 were read as x2,y2 (written as 10,,20,20,20); an overflowing width was
+    written as inf, which every reader then refused. Both are refused; nothing changes."""
+    f = tmp_path / "gt.txt"
+    f.write_text(f"1,2,3,4\n{row}\n")
+    line = one_line_error(cli("data", "xywh", f))
+    assert line.startswith(f"error: {f}:2: {why}") and line.endswith("nothing was changed"), line
+    assert f.read_text() == f"1,2,3,4\n{row}\n" and not (tmp_path / "gt.txt.xyxy").exists()
+
+
+@pytest.mark.parametrize("kind", ["pipe", "folder"])
+def test_dt_data_xywh_with_a_pipe_or_folder_at_the_originals_name_is_refused(tmp_path, kind):
+    """A named pipe at FILE.xyxy was read to compare it with FILE: the run never ended."""
+    import os
+
+    f = tmp_path / "gt.txt"
+    f.write_text("1,2,3,4\n")
+    backup = tmp_path / "gt.txt.xyxy"
+    os.mkfifo(backup) if kind == "pipe" else backup.mkdir()
+    line = one_line_error(cli("data", "xywh", f))
+    assert line == (f"error: {backup} is in the way of gt.txt's original (a folder, link or pipe, not the file dt data "
+                    "xywh writes); move it away; nothing was changed")
+    assert f.read_text() == "1,2,3,4\n"
+
+
+def test_dt_data_xywh_on_a_results_folder_leaves_its_frame_times(tmp_path):
+    """`dt data xywh results/mytracker/*.txt` (its help's example) refused the folder: NAME_time.txt holds one number
+    a row. Among several files the times files are named and left alone; given alone they are refused."""
+    (tmp_path / "a.txt").write_text("1,2,3,5\n")
+    (tmp_path / "a_time.txt").write_text("0.01\n")
+    res = cli("data", "xywh", tmp_path / "a.txt", tmp_path / "a_time.txt")
+    assert res.exit_code == 0, res.output
+    assert f"{tmp_path / 'a_time.txt'}: a tracker's frame times (NAME_time.txt), not boxes; left as it is" in res.output
+    assert (tmp_path / "a.txt").read_text() == "1,2,2,3\n" and (tmp_path / "a_time.txt").read_text() == "0.01\n"
+    (tmp_path / "b_time.txt").write_text("0.02\n")
+    line = one_line_error(cli("data", "xywh", tmp_path / "a_time.txt", tmp_path / "b_time.txt"))
+    assert line.startswith("error: the 2 files given are all frame times")

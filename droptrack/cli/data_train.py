@@ -102,6 +102,13 @@ def data_xywh(
     named: dict[str, Path] = {}   # the same file named twice ('a.txt ./a.txt') is converted once
     for f in files:
         named.setdefault(os.path.realpath(f), f)
+    times = [f for f in named.values() if f.name.endswith("_time.txt")] if len(named) > 1 else []
+    if times and len(times) == len(named):
+        raise InputError(f"the {len(times)} files given are all frame times (NAME_time.txt), not boxes; nothing was "
+                         "changed; pass box files of x1,y1,x2,y2 rows")
+    for f in times:   # results/NAME/*.txt names pytracking's per-frame times beside the boxes
+        typer.echo(f"{printable(f)}: a tracker's frame times (NAME_time.txt), not boxes; left as it is")
+        named.pop(os.path.realpath(f))
     plans = []
     for f in named.values():
         try:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from droptrack.data.labels import EMPTY_FIELD
 from droptrack.errors import shell_quote
 
 SLACK = 1.0           # px: 1-based or inclusive corners may reach W (or W + 1)
@@ -112,7 +113,7 @@ def result_problem(path: str | Path, pred: np.ndarray, gt: np.ndarray) -> str | 
             f"x1,y1,x2,y2 and would score meaningless numbers; convert it: {fix_text(path)}")
 
 
-_NUMBER = re.compile(r"[^\s,]+")
+_NUMBER = re.compile(r"[^\s,;]+")   # the readers' separators: blanks, commas, semicolons
 _LINE_END = re.compile(r"(\r\n|\r|\n)")   # split with it: lines at even places, their ends between
 
 
@@ -163,6 +164,9 @@ def plan_conversion(path: str | Path, error: type[Exception]) -> Conversion:
         raise error(f"{path} is a symbolic link to {path.resolve()}; convert that file itself (the link then reads "
                     "its x,y,w,h rows)")
     backup = path.with_name(path.name + BACKUP)
+    if os.path.lexists(backup) and not stat.S_ISREG(os.lstat(backup).st_mode):   # a pipe's read would never end
+        raise error(f"{backup} is in the way of {path.name}'s original (a folder, link or pipe, not the file dt data "
+                    "xywh writes); move it away; nothing was changed")
     if backup.exists() and not (path.is_file() and backup.read_bytes() == path.read_bytes()):   # else: killed
         raise error(f"{backup} exists: {path} was converted already (its original is that file); converting it again "
                     f"would subtract x,y twice; to redo it, move {backup.name} back to {path.name} first")
@@ -184,6 +188,9 @@ def plan_conversion(path: str | Path, error: type[Exception]) -> Conversion:
         spans = [m.span() for m in _NUMBER.finditer(line)]
         if not spans:
             continue
+        if EMPTY_FIELD.search(line.strip(" \t,;")):   # '10,,20,30,40': the readers refuse it; x2 was read as y1
+            raise error(f"{path}:{no}: an empty field between two separators ({line.strip()[:40]!r}), so the numbers "
+                        "after it are not at their places; fix this line; nothing was changed")
         try:
             v = [float(line[a:b]) for a, b in spans]
         except ValueError:
@@ -198,6 +205,9 @@ def plan_conversion(path: str | Path, error: type[Exception]) -> Conversion:
         if v[2] < v[0] or v[3] < v[1]:
             raise error(f"{path}:{no}: x2,y2 {v[2]:g},{v[3]:g} lie before x1,y1 {v[0]:g},{v[1]:g}, so the rows are not "
                         "corners x1,y1,x2,y2; nothing was changed")
+        if not math.isfinite(v[2] - v[0]) or not math.isfinite(v[3] - v[1]):   # -1e308 .. 1e308: the width overflows
+            raise error(f"{path}:{no}: the box {line.strip()[:40]!r} is wider or higher than a float holds, so its "
+                        "x,y,w,h would be infinite; fix this line; nothing was changed")
         w, h = (f"{d:.10g}" for d in (v[2] - v[0], v[3] - v[1]))   # 243.49999999999997 -> 243.5
         (a2, b2), (a3, b3) = spans[2], spans[3]
         out[k] = line[:a2] + w + line[b2:a3] + h + line[b3:]

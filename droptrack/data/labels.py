@@ -13,7 +13,7 @@ from droptrack.errors import cut, DatasetError
 from droptrack.textfiles import MAX_ROW, read_table, row_problem
 
 _SPLIT = re.compile(r"[\s,;]+")
-_EMPTY_FIELD = re.compile(r"[,;]\s*[,;]")   # a field left empty inside a row ('1,,2,3'); runs of blanks are one
+EMPTY_FIELD = re.compile(r"[,;]\s*[,;]")   # a field left empty inside a row ('1,,2,3'); runs of blanks are one
 _PLAIN = re.compile(r"[0-9.,+\-eEnNaA\n]*")   # only comma-separated numbers (and UAV123's NaN rows), '\n' line ends
 REDOWNLOAD = "re-download or re-extract the annotation file"
 
@@ -31,7 +31,7 @@ def load_boxes(path: str | Path, allow_empty: bool = False) -> np.ndarray:
     long = next(((no, row_problem(ln)) for no, ln in lines if row_problem(ln)), None)
     if long:
         raise DatasetError(f"{path}:{long[0]}: {long[1]}; {REDOWNLOAD}")
-    gap = next((no for no, ln in lines if _EMPTY_FIELD.search(ln.strip(" \t,;"))), None)
+    gap = next((no for no, ln in lines if EMPTY_FIELD.search(ln.strip(" \t,;"))), None)
     if gap is not None:   # '42,,31,40,30': five fields, one empty; dropping it moved 31 into y without a word
         raise DatasetError(f"{path}:{gap}: an empty field between two separators ({cut(lines[gap - 1][1], 60)!r}), "
                            "so the numbers after it are not at their places; fix this line or re-download the "

@@ -115,7 +115,8 @@ def _spelt_otherwise(path: Path) -> Path | None:
         return None
 
 
-def check_output_outside_root(output_dir: str | Path, dataset: str, root: str | Path | None = None) -> None:
+def check_output_outside_root(output_dir: str | Path, dataset: str, root: str | Path | None = None,
+                              label: str = "--output") -> None:
     """--output not inside the dataset's root (given, DT_DATA_<NAME> or DT_DATA): results there would be read as its
     sequences by the next run. An unknown dataset or a missing root is left to the reader, which names it."""
     from droptrack.errors import DropTrackError
@@ -125,7 +126,7 @@ def check_output_outside_root(output_dir: str | Path, dataset: str, root: str | 
         data_root = resolve_root(canonical(dataset)[0], root)
     except DropTrackError:
         return
-    check_not_inside("--output", output_dir, data_root, "dataset root")
+    check_not_inside(label, output_dir, data_root, "dataset root")
 
 
 SEQUENCE_MARKERS = ("groundtruth.txt", "groundtruth_rect.txt")   # a sequence folder (GOT-10k, LaSOT, OTB, folder)

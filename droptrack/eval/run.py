@@ -141,6 +141,9 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
     if os.path.lexists(out) and not out.is_dir():   # it was a FileExistsError traceback when the folder was made
         raise InputError(f"'{out}' (this tracker's results folder in --output) is a file; move it away, or pass "
                          "another --output or --name")
+    from droptrack.data.registry import check_output_outside_datasets
+
+    check_output_outside_datasets("this tracker's results folder", out)   # -o PARENT with a model named as a set
     # from here a stop says what the results folder keeps, an earlier run's sequences too (not 'nothing saved')
     with saved_on_interrupt(out, seqs):
         used = max(1, min(workers, len(seqs)))   # at most one worker per sequence starts (its oversubscription note)
@@ -231,8 +234,10 @@ def evaluate_dataset(dataset: str, artifact: str | Path | None = None, root: str
     check_output_outside_datasets("--output", output_dir)   # another set's folder (a sequence of another synth set)
     check_split(dataset, root, split)
     check_output_dir("--output", output_dir, [root, artifact])
-    if kwargs.get("name") is not None:
-        check_name("--name", kwargs["name"])
+    if kwargs.get("name") is not None:   # the results folder itself: -o PARENT --name ROOT was the dataset's root
+        named = Path(output_dir) / check_name("--name", kwargs["name"])
+        check_output_outside_root(named, dataset, root, "--name's results folder")
+        check_output_outside_datasets("--name's results folder", named)
     if names is not None and not list(names):   # '' or ',' (an empty shell variable): not 'every sequence'
         raise InputError("--sequences names no sequence; pass comma-separated names, or leave it out for all")
     seqs = get_sequences(dataset, root=root, split=split, names=list(names) if names else None)
