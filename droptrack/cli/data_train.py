@@ -62,7 +62,7 @@ def data_synth(
         what = f"stopped by {exc}" if signum != 2 else "interrupted"
         from droptrack.data.synth_journal import journalled
 
-        if not Path(out).exists() or journalled(out) == 0:   # before its first sequence (its new folder removed)
+        if not Path(out).exists() or not journalled(out):   # before its first sequence (or its journal: None)
             typer.echo(f"{what} before any sequence was saved: nothing saved; run the same command to start", err=True)
         else:
             typer.echo(f"{what}: finished sequences are saved in {printable(out)}; run the same command to resume",

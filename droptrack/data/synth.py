@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import re
 import shutil
 from pathlib import Path
@@ -20,7 +21,7 @@ import numpy as np
 
 from droptrack import filelock
 from droptrack.artifact import atomic_write_bytes, atomic_write_json, atomic_write_text
-from droptrack.data.synth_journal import PROGRESS, check_stopped_set, resumable
+from droptrack.data.synth_journal import PROGRESS, check_stopped_set, file_text, resumable
 from droptrack.data.synth_hard import (DIFFICULTIES, HARD_SOURCES, check_attributes, choose_attributes,
                                        parse_attributes, plan_hard)
 from droptrack.data.synth_render import ASPECT_LOG, TRAIN_PHOTOS, VAL_PHOTOS, SynthSequence, plan_sequence, render
@@ -267,7 +268,7 @@ def _marker(out: str | Path) -> dict | None:
     """`out`'s synth.json as the generator writes it (its settings and photos), or None: none, unreadable, or a
     synth.json of another tool (or a user's), which is not taken for a set (nor replaced: `_check_own_folder`)."""
     try:
-        meta = json.loads((Path(out) / MARKER).read_text(encoding="utf-8"))
+        meta = json.loads(file_text(Path(out) / MARKER))
     except (OSError, ValueError, RecursionError):
         return None
     return meta if isinstance(meta, dict) and MARKER_KEYS <= meta.keys() else None
@@ -323,11 +324,18 @@ def _source_exists(name: str) -> None:
 
 def _check_own_folder(out: Path) -> None:
     """Refuse a folder holding anything but a synthetic set (maybe one a killed run left without its marker)."""
+    for name in ("list.txt", MARKER, PROGRESS):   # a named pipe there: writing or reading it would never end
+        if os.path.lexists(out / name) and not (out / name).is_file():
+            raise InputError(f"'{out / name}' is not a file (a folder, named pipe or broken link) where the set keeps "
+                             "its own file of that name; move it away, or pass an empty or new folder")
     if not out.is_dir() or _marker(out) is not None:
         return
     for p in sorted(out.iterdir()):
         if p.name == "list.txt":
-            own = all(_OWN_NAME.fullmatch(n) for n in p.read_text(errors="replace").split())
+            try:   # a named pipe or folder of that name is not the set's list
+                own = all(_OWN_NAME.fullmatch(n) for n in file_text(p, "replace").split())
+            except OSError:
+                own = False
         else:
             own = p.name.startswith(".") or (p.is_dir() and _OWN_NAME.fullmatch(p.name) is not None)
         if not own:
@@ -342,7 +350,7 @@ def synth_settings(out: str | Path) -> dict | None:
     if meta is not None:
         return meta
     try:
-        meta = json.loads((Path(out) / PROGRESS).read_text(encoding="utf-8").split("\n", 1)[0])
+        meta = json.loads(file_text(Path(out) / PROGRESS).split("\n", 1)[0])
     except (OSError, ValueError, RecursionError):
         return None
     return meta if isinstance(meta, dict) else None

@@ -5,6 +5,8 @@ by a run with other ones."""
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 from droptrack.errors import InputError
@@ -13,11 +15,19 @@ from droptrack.wording import counted
 PROGRESS = ".synth_progress.jsonl"   # parameters, then one line per sequence written: a killed run resumes
 
 
+def file_text(path: str | Path, errors: str = "strict") -> str:
+    """A set's own small file's text (journal, list.txt, marker); OSError for anything but a regular file: a named
+    pipe's read never ends, nor does a signal handler's that reads it again."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise IsADirectoryError(f"{path} is not a regular file")
+    return Path(path).read_text(encoding="utf-8", errors=errors)
+
+
 def check_stopped_set(out: Path, params: dict, overwrite: bool) -> None:
     """A set stopped part-way in `out` with other parameters, some of its sequences finished: an InputError unless
     `overwrite` (the rerun replaced them without a word, though a complete set of other settings is refused)."""
     try:
-        old = json.loads((out / PROGRESS).read_text().splitlines()[0])
+        old = json.loads(file_text(out / PROGRESS).splitlines()[0])
     except (OSError, ValueError, IndexError):
         return
     done = journalled(out)
@@ -33,7 +43,7 @@ def journalled(out: str | Path) -> int | None:
     """How many sequences the journal of a run stopped part-way in `out` lists as finished (what its rerun keeps), or
     None where there is no journal (a complete set, or none): said when `dt data synth` is stopped."""
     try:
-        lines = (Path(out) / PROGRESS).read_text().splitlines()
+        lines = file_text(Path(out) / PROGRESS).splitlines()
     except (OSError, ValueError):
         return None
     return sum(1 for line in lines[1:] if line.endswith("]"))   # a line a kill cut short is not a sequence
@@ -43,7 +53,7 @@ def resumable(out: Path, params: dict, names: list[str]) -> dict:
     """{sequence: its photos} of the sequences a killed run with the same parameters wrote completely (each
     sequence is deterministic in its index, so they are kept and the run resumes after them); {} otherwise."""
     try:
-        lines = (out / PROGRESS).read_text().splitlines()
+        lines = file_text(out / PROGRESS).splitlines()
         if not lines or json.loads(lines[0]) != params:
             return {}
     except (OSError, ValueError):
