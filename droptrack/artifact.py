@@ -95,7 +95,7 @@ class ArtifactMeta:
 
 REEXPORT = "re-export the model with `dt export CHECKPOINT` (or re-download it from its source)"
 MAX_SIZE = 4096          # px: a crop side beyond any tracker's
-MAX_FACTOR = 100.0       # crop side / target side
+MIN_FACTOR, MAX_FACTOR = 0.5, 100.0   # crop side / target side
 PRECISIONS = ("fp32", "fp16", "int8")   # what dt export writes
 
 
@@ -109,7 +109,8 @@ def _field_problem(name: str, v: Any) -> str:
         ok = isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_SIZE
         return "" if ok else f"expected a whole number of pixels from 1 to {MAX_SIZE}"
     if name in ("template_factor", "search_factor"):
-        return "" if _number(v) and 0 < v <= MAX_FACTOR else f"expected a number above 0, at most {MAX_FACTOR:g}"
+        ok = _number(v) and MIN_FACTOR <= v <= MAX_FACTOR   # 1e-200: an infinite crop scale at the first frame
+        return "" if ok else f"expected a number from {MIN_FACTOR:g} to {MAX_FACTOR:g}"
     if name in ("mean", "std"):
         ok = isinstance(v, (list, tuple)) and len(v) == 3 and all(_number(x) for x in v)
         ok = ok and (name == "mean" or all(x > 0 for x in v))
@@ -117,12 +118,31 @@ def _field_problem(name: str, v: Any) -> str:
     if name == "ce":
         return "" if isinstance(v, bool) else "expected true or false"
     if name in ("extra", "tracker"):
-        return "" if isinstance(v, dict) and all(isinstance(k, str) for k in v) else "expected a JSON object"
+        if not (isinstance(v, dict) and all(isinstance(k, str) for k in v)):
+            return "expected a JSON object"
+        return _tracker_problem(v) if name == "tracker" else ""
     if name == "precision":   # dt bench picks its gates by it and shows it in a rich table
         return "" if v in PRECISIONS else f"expected one of {', '.join(PRECISIONS)}"
     if isinstance(v, str) and re.search("[\x00-\x1f\x7f-\x9f]", v):   # printed in lines and tables: no escapes
         return "expected a short text without control characters"
     return "" if isinstance(v, str) and len(v) <= 256 else "expected a short text"
+
+
+def _tracker_problem(keys: dict) -> str:
+    """Why tracker-extension keys from a file cannot be used ('' when they can): each a TEST key droptrack knows, in
+    its range (checked when the file is read, so dt doctor and dt bench refuse it before any work, as dt run does)."""
+    from droptrack.config_rules import TRACKER_EXT_RULES, check_value
+    from droptrack.errors import ConfigError
+
+    unknown = sorted(k for k in keys if k not in TRACKER_EXT_RULES)
+    if unknown:
+        return f"whose key {unknown[0]!r} is not a tracker-extension TEST key"
+    for k, v in keys.items():
+        try:
+            check_value(f"TEST.{k}", v, TRACKER_EXT_RULES[k])
+        except ConfigError as exc:
+            return f"whose {str(exc)[:200]}"
+    return ""
 
 
 # checkpoint files dt run, serve, eval, bench and doctor accept (.safetensors: weights only, never code; any case)

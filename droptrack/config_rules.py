@@ -135,8 +135,9 @@ _POS_INT = Rule(int, lo=1)
 _NONNEG = Rule(float, lo=0)
 _POS = Rule(float, lo=0, lo_open=True)
 # crops and their jitter, in target sizes (official: factors 2 template / 4-5 search, centre jitter 0 / 3-4.5, scale
-# jitter 0 / 0.25-0.5, a log-normal sigma); far past these the target leaves the crop or shrinks to a pixel
-_FACTOR = Rule(float, lo=0, hi=10, lo_open=True)
+# jitter 0 / 0.25-0.5, a log-normal sigma); far past these the target leaves the crop or shrinks to a pixel (a factor
+# of 1e-200 made the crop side 0 and its scale infinite: an OverflowError at the first frame)
+_FACTOR = Rule(float, lo=0.5, hi=10)
 _CENTER_JITTER = Rule(float, lo=0, hi=10)
 _SCALE_JITTER = Rule(float, lo=0, hi=1)
 # Rules beyond the field's type (the type of every other key comes from its dataclass annotation).

@@ -138,8 +138,8 @@ def test_help_examples_are_indented_alike_in_every_command():
 
 @pytest.mark.parametrize("section, key, value, allowed", [
     ("SEARCH", "SCALE_JITTER", 5, "[0, 1]"), ("TEMPLATE", "SCALE_JITTER", 1.5, "[0, 1]"),
-    ("SEARCH", "CENTER_JITTER", 45, "[0, 10]"), ("SEARCH", "FACTOR", 50, "(0, 10]"),
-    ("TEMPLATE", "FACTOR", 20.0, "(0, 10]"),
+    ("SEARCH", "CENTER_JITTER", 45, "[0, 10]"), ("SEARCH", "FACTOR", 50, "[0.5, 10]"),
+    ("TEMPLATE", "FACTOR", 20.0, "[0.5, 10]"), ("SEARCH", "FACTOR", 0.4, "[0.5, 10]"),
 ])
 def test_crop_jitter_and_factor_keys_have_an_upper_bound(tmp_path, section, key, value, allowed):
     """DATA.SEARCH.SCALE_JITTER 5 (a log-normal sigma: sizes drawn over a factor of e^5) and the other jitter and

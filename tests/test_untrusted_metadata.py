@@ -50,7 +50,11 @@ def with_metadata(src: Path, dst: Path, key: str, value: str | None) -> Path:
     ("mean", "[1]", "'mean' = [1]"), ("std", "[0.2, 0, 0.2]", "'std'"), ("tracker", "[1, 2]", "'tracker'"),
     ("search_size", "1e308", "'search_size'"), ("search_size", "99999999999", "'search_size'"),
     ("stride", "true", "'stride' = True"), ("ce", '"yes"', "'ce'"), ("config_name", '{"a": 1}', "'config_name'"),
-    ("search_size", "[" * DEEP + "]" * DEEP, "not JSON")])
+    ("search_size", "[" * DEEP + "]" * DEEP, "not JSON"),
+    ("search_factor", "1e-200", "'search_factor' = 1e-200, expected a number from 0.5 to 100"),   # an infinite scale
+    ("tracker", '{"SIZE_LR": 1e9}', "whose TEST.SIZE_LR: 1000000000.0 is out of range"),
+    ("tracker", '{"SCALE_SEARCH": [0.8, NaN]}', "whose TEST.SCALE_SEARCH"),
+    ("tracker", '{"NOPE": 1}', "whose key 'NOPE' is not a tracker-extension TEST key")])
 def test_onnx_with_hostile_metadata_is_one_line(onnx_model, tmp_path, video, key, value, named):
     path = with_metadata(onnx_model, tmp_path / "m" / "model.onnx", f"droptrack.{key}", value)
     for argv in (["run", video, "-m", path, "--device", "cpu", "--init", INIT, "--output", tmp_path / "b.txt"],
@@ -348,3 +352,17 @@ def test_output_folder_json_of_someone_else_is_one_line_or_replaced(tmp_path, te
     write_parity_json(tmp_path, [], {"note": 1})
     merged = json.loads((tmp_path / "parity.json").read_text())
     assert merged["artifacts"] == {} and merged["note"] == 1
+
+
+@pytest.mark.parametrize("key,value,named", [
+    ("tracker", '{"SIZE_LR": 1e9}', "whose TEST.SIZE_LR: 1000000000.0 is out of range"),   # doctor said "ok"
+    ("template_size", "96", "input 'template' of 'model.onnx' has shape [1, 3, 64, 64] but its metadata says (1, 3, "
+                            "96, 96)")])   # doctor filed it under "on cpu", exit 1: the file's fault on any device
+def test_dt_doctor_and_bench_refuse_a_graph_its_metadata_misdescribes(onnx_model, tmp_path, key, value, named):
+    """dt run refused these graphs (exit 2); dt doctor passed one and blamed this machine for the other (exit 1), and
+    dt bench ran its PyTorch reference first, then failed the row (exit 1). All refuse them in one line now."""
+    path = with_metadata(onnx_model, tmp_path / "m" / "model.onnx", f"droptrack.{key}", value)
+    for argv in (["doctor", path], ["bench", path, "--frames", "4", "-o", tmp_path / "b"]):
+        line = one_line_error(cli(*argv))
+        assert named in line, line
+    assert not (tmp_path / "b").exists()

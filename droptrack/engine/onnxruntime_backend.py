@@ -171,31 +171,32 @@ class OrtBackend(Backend):
         self._batch = self._check_io()
 
     def _check_io(self) -> int | None:
-        """Input names/shapes/dtypes against the metadata; returns the static batch (None = dynamic)."""
+        """Input names/shapes/dtypes against the metadata; returns the static batch (None = dynamic). A graph that
+        differs from its own metadata is a MetadataError: the file's fault on every device (dt doctor: exit 2)."""
         exp = self.input_shapes(1)
         inputs = {i.name: i for i in self.session.get_inputs()}
         if set(inputs) != set(INPUT_NAMES):
-            raise BackendError(f"'{self.path.name}' has inputs {sorted(inputs)}, expected {list(INPUT_NAMES)}; "
+            raise MetadataError(f"'{self.path.name}' has inputs {sorted(inputs)}, expected {list(INPUT_NAMES)}; "
                                "re-export it with `dt export`")
         batch = None
         for name in INPUT_NAMES:
             i = inputs[name]
             if i.type != "tensor(float)":
-                raise BackendError(f"input '{name}' of '{self.path.name}' is {i.type}, expected float32 I/O")
+                raise MetadataError(f"input '{name}' of '{self.path.name}' is {i.type}, expected float32 I/O")
             shape = [d if isinstance(d, int) else None for d in i.shape]
             if len(shape) != 4 or any(s is not None and s != e for s, e in zip(shape[1:], exp[name][1:])):
-                raise BackendError(f"input '{name}' of '{self.path.name}' has shape {i.shape} but its metadata "
+                raise MetadataError(f"input '{name}' of '{self.path.name}' has shape {i.shape} but its metadata "
                                    f"says {exp[name]}; re-export the model")
             batch = shape[0]
         outputs = {o.name: o for o in self.session.get_outputs()}
         missing = [o for o in OUTPUT_NAMES if o not in outputs]
         if missing:
-            raise BackendError(f"'{self.path.name}' lacks outputs {missing}; re-export it with `dt export`")
+            raise MetadataError(f"'{self.path.name}' lacks outputs {missing}; re-export it with `dt export`")
         f = self.meta.feat_size   # maps of other shapes would fail the box decoding at the first frame
         for name, channels in zip(OUTPUT_NAMES, (1, 2, 2)):
             shape = [d if isinstance(d, int) else None for d in outputs[name].shape or []]
             if len(shape) != 4 or any(s is not None and s != e for s, e in zip(shape[1:], (channels, f, f))):
-                raise BackendError(f"output '{name}' of '{self.path.name}' has shape {outputs[name].shape} but its "
+                raise MetadataError(f"output '{name}' of '{self.path.name}' has shape {outputs[name].shape} but its "
                                    f"metadata says (batch, {channels}, {f}, {f}); re-export the model")
         return batch
 
