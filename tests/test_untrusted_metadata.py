@@ -366,3 +366,22 @@ def test_dt_doctor_and_bench_refuse_a_graph_its_metadata_misdescribes(onnx_model
         line = one_line_error(cli(*argv))
         assert named in line, line
     assert not (tmp_path / "b").exists()
+
+
+def test_a_config_far_larger_than_the_weights_is_refused_before_it_is_built(tmp_path, video):
+    """--config with EMBED_DIM 8388608 built the model at that size before comparing shapes: a 24 GiB allocation
+    traceback (or a stalled machine where it fits in swap), in dt run and dt doctor alike."""
+    import yaml
+
+    from droptrack.model.default import default_checkpoint
+
+    cfg = yaml.safe_load((Path(__file__).parents[1] / "droptrack/configs/droptrack_tiny_synth.yaml").read_text())
+    cfg["MODEL"]["BACKBONE"]["EMBED_DIM"] = 8388608
+    big = tmp_path / "big.yaml"
+    big.write_text(yaml.safe_dump(cfg))
+    want = ("MODEL.BACKBONE.EMBED_DIM gives width 8388608, the checkpoint's width is 128; building that model would "
+            "take 25165824.0 GiB")   # 12 x 8388608^2 x 8 blocks x 4 bytes
+    for argv in (["run", video, "--config", big, "--init", INIT, "-o", tmp_path / "b.txt"],
+                 ["doctor", default_checkpoint(), "--config", big]):
+        line = one_line_error(cli(*argv))
+        assert want in line and line.endswith("pass the right --config"), line

@@ -64,3 +64,18 @@ def disagreeing_keys(state: dict, cfg) -> list[str]:
             out.append(f"DATA.{part.upper()}.SIZE is {size} in the config, the checkpoint's is {side * patch} "
                        f"({side}x{side} tokens of {patch} px)")
     return out
+
+
+def check_buildable(state: dict, cfg) -> None:
+    """A CheckpointError where `cfg`'s model must not be built for these weights: a config whose backbone would hold
+    far more than the checkpoint does (EMBED_DIM 8388608 asked for 24 GiB before the shapes were compared)."""
+    from droptrack.errors import CheckpointError
+
+    spec = backbone_spec(cfg)
+    planned = 12 * spec.embed_dim ** 2 * spec.depth   # a ViT block's weights: 4 D^2 attention + 8 D^2 MLP
+    held = sum(t.numel() for t in state.values() if isinstance(t, torch.Tensor))
+    if planned <= 4 * held + (1 << 24):
+        return
+    why = "; ".join(disagreeing_keys(state, cfg)) or "its backbone is far larger than the checkpoint's weights"
+    raise CheckpointError(f"checkpoint does not fit config '{cfg.NAME}': {why}; building that model would take "
+                          f"{planned * 4 / 2**30:.1f} GiB for weights the file does not hold; pass the right --config")

@@ -23,7 +23,7 @@ from droptrack.artifact import ArtifactMeta, artifact_format, atomic_torch_save,
 from droptrack.config import Config, config_from_dict, config_to_dict, load_config, meta_from_config
 from droptrack.errors import CheckpointError, ConfigError, MetadataError, printable
 from droptrack.paths import check_readable, check_regular, windows_note
-from droptrack.model.arch_keys import disagreeing_keys, weight_facts
+from droptrack.model.arch_keys import check_buildable, disagreeing_keys, weight_facts
 from droptrack.model.ostrack import OSTrack, build_model
 from droptrack.model.safe_pickle import load_pickle
 from droptrack.model.torch_files import (archive_problem, check_layout, check_named, header_problem, net_state,
@@ -278,6 +278,7 @@ def load_tracking_checkpoint(path: str | Path, config: str | Path | Config | Non
     check_named(state, path)
     check_finite(state, path)
     variant = detect_variant(state)
+    check_buildable(state, cfg)   # before the model is allocated at the config's size
     model = build_model(cfg, variant=variant)
     check_dtypes(model.state_dict(), state, path)
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
