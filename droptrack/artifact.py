@@ -195,13 +195,14 @@ def content_problem(path: str | Path) -> str | None:
     if found == want or (found == "other" and kind == "onnx" and _parses_as_onnx(path)):
         return None
     names = {"torch": "a PyTorch checkpoint", "safetensors": "a .safetensors checkpoint", "onnx": "an ONNX graph"}
+    named = f"is named {suffix}" if suffix else "has no suffix"   # 'is named  but' read as a typo
     if found == "empty":
         return f"'{path}' is empty (0 bytes), not {names[want]}: an interrupted download or copy; fetch or export it again"
     if found == "onnx" and kind == "torch" and _parses_as_onnx(path):
-        return (f"'{path}' is named {suffix} but holds an ONNX graph, not {names[want]}; rename it to .onnx (where a "
+        return (f"'{path}' {named} but holds an ONNX graph, not {names[want]}; rename it to .onnx (where a "
                 "checkpoint is needed, pass the checkpoint it was exported from)")
     if found in ("torch", "safetensors") and found != want:
-        return (f"'{path}' is named {suffix} but holds {names[found]}, not {names[want]}; rename it to "
+        return (f"'{path}' {named} but holds {names[found]}, not {names[want]}; rename it to "
                 f"{'.pt' if found == 'torch' else '.safetensors'} (or pass the file you meant)")
     from droptrack.imagefiles import IMAGE_EXTS
     from droptrack.videofiles import VIDEO_EXTS

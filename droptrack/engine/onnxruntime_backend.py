@@ -142,6 +142,8 @@ class OrtBackend(Backend):
             raise BackendError(f"running .onnx models needs onnxruntime; {INSTALL_HINT}") from None
         self.path = Path(path)
         check_regular("model", self.path, BackendError)
+        if self.path.is_dir():   # dt export's output folder, or a folder named .onnx: it was 'not found'
+            raise BackendError(f"model '{self.path}' is a folder, not an ONNX graph; pass the .onnx file in it")
         if not self.path.is_file():
             raise BackendError(f"model '{self.path}' not found; export one with `dt export`")
         from droptrack.engine.onnx_files import check_external_data

@@ -16,13 +16,13 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from droptrack.artifact import sha256_file
+from droptrack.artifact import content_problem, sha256_file
 from droptrack.errors import BackendError, DropTrackError, ExportError, printable
 from droptrack.export.onnx import check_onnx_file
 from droptrack.export.parity import ParityReport, compare, prune_parity_json, write_parity_json
 from droptrack.export.results import ExportReport, ExportResult, Source
 from droptrack.export.tensorrt import GraphFacts
-from droptrack.paths import windows_note
+from droptrack.paths import check_regular, windows_note
 
 Log = Callable[[str], None]
 CHECK_STEPS = ("load", "parity run")   # the steps after a build (`build` is the first)
@@ -218,6 +218,11 @@ def engine_only(onnx_path: Path, engine: bool, workspace_gb: float, typing: str,
     from droptrack.export.tensorrt import check_engine_machine, check_tracker_graph, graph_facts
     from droptrack.export.workdir import exclusive
 
+    if onnx_path.is_dir():   # a folder, a pipe, an empty file or a checkpoint named .onnx: what it is, not 'graph'
+        raise ExportError(f"'{onnx_path}' is a folder, not an ONNX graph; pass the graph file in it, or a checkpoint")
+    check_regular("ONNX file", onnx_path, ExportError)
+    if content_problem(onnx_path):
+        raise ExportError(str(content_problem(onnx_path)))
     graph = check_onnx_file(onnx_path) if onnx_path.is_file() else None
     if not engine:
         raise ExportError(f"'{onnx_path}' is already an ONNX graph; add --engine to build its TensorRT engine, "
