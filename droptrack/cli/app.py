@@ -24,6 +24,7 @@ from droptrack.errors import (CornerBoxFileWarning, DropTrackError, EdgeBoxWarni
                               FlatTargetWarning, OffTargetGraphWarning, PartialDatasetWarning, ExtensionSettingsWarning,
                               detach_stdout, disk_full, file_where_a_folder_goes, folder_where_a_file_goes,
                               full_message, full_stdout, one_line, printable, stdout_full_message)
+from droptrack.cli.arg_text import check_utf8_args
 from droptrack.cli.stdout_room import stdout_full_line, whole_stdout_writes
 from droptrack.signals import held_for, held_while_ignored, keep_interrupts_from_callbacks
 from droptrack.videofiles import one_line_warning
@@ -322,9 +323,7 @@ TRUST_OPTION = typer.Option(False, "--trust-checkpoint", help="Read a legacy pic
 
 
 def _one_line_warning(show: Any, message: Any, category: type, *rest: Any) -> None:
-    """dt's warnings as one 'warning: ...' line on stderr (`one_line_warning`), FlatTargetWarning,
-    OffTargetGraphWarning, PartialDatasetWarning, ExtensionSettingsWarning, CornerBoxFileWarning, ExtraImagesWarning and
-    EdgeBoxWarning included."""
+    """dt's warnings as one 'warning: ...' line on stderr (`one_line_warning`), those of droptrack.errors included."""
     if issubclass(category, (FlatTargetWarning, OffTargetGraphWarning, PartialDatasetWarning, ExtensionSettingsWarning,
                              CornerBoxFileWarning, ExtraImagesWarning, EdgeBoxWarning)):
         typer.echo(f"warning: {printable(message)}", err=True)
@@ -342,6 +341,7 @@ def friendly(fn: Callable) -> Callable:
         try:
             with warnings.catch_warnings():   # ours as one 'warning: ...' line, not Python's file:line format
                 warnings.showwarning = functools.partial(_one_line_warning, warnings.showwarning)
+                check_utf8_args(kwargs)   # a latin-1 file name: refused before any work (it crashed at its end)
                 return fn(*args, **kwargs)
         except DropTrackError as exc:
             typer.echo(one_line(exc), err=True)
