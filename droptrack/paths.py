@@ -257,6 +257,13 @@ def check_outputs(outputs: Mapping[str, PathLike | Iterable[PathLike] | None],
             other = next((lab for lab, q in seen if same_file(path, q) and _real(path) not in DEVICE_OK), None)
             if other is not None:
                 raise InputError(f"{label} {_q(path)} is the same file as {other}; give each output its own path")
+            for lab, q in seen:   # -o f/x.txt --jsonl f: one would be made a folder, the other written over it
+                a, b = Path(_real(path)), Path(_real(q))
+                if a in b.parents or b in a.parents:
+                    inner, outer = (lab, label) if a in b.parents else (label, lab)
+                    raise InputError(f"{inner} {_q(q if inner == lab else path)} lies inside {outer} "
+                                     f"{_q(path if inner == lab else q)}, which is written as a file; give each "
+                                     "output its own path")
             seen.append((label, path))
 
 

@@ -1,0 +1,25 @@
+"""`dt run -o f/x.txt --jsonl f` (and dt serve): the box file's folder was the --jsonl file's path. The run made the
+folder, then could not rename f.part onto it: its JSON lines stayed in f.part while the closing line named f (dt
+serve), or dt run warned that another program wrote f. Refused in one line before any work now."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers import cli, one_line_error
+
+
+@pytest.mark.parametrize("first, second", [(["-o", "{d}/f/x.txt"], ["--jsonl", "{d}/f"]),
+                                           (["--jsonl", "{d}/f"], ["-o", "{d}/f/deeper/x.txt"]),
+                                           (["--save", "{d}/v.mp4"], ["-o", "{d}/v.mp4/x.txt"])])
+def test_an_output_inside_another_outputs_path_is_refused(video, tmp_path, first, second):
+    argv = [a.format(d=tmp_path) for a in first + second]
+    line = one_line_error(cli("run", video, "--init", "40,30,40,50", "--max-frames", "2", *argv))
+    assert " lies inside " in line and line.endswith("which is written as a file; give each output its own path")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_outputs_side_by_side_are_taken(video, tmp_path):
+    res = cli("run", video, "--init", "40,30,40,50", "--max-frames", "2", "-o", tmp_path / "f" / "x.txt", "--jsonl",
+              tmp_path / "f" / "x.jsonl")
+    assert res.exit_code == 0, res.output
