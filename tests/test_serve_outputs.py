@@ -143,6 +143,9 @@ def test_ctrl_c_before_the_server_runs_is_an_interruption(tiny_ckpt, video, tmp_
     with pytest.raises(KeyboardInterrupt):
         serve(opts, port=port, echo=ctrl_c)
     assert not any(t.name == "dt-serve-tracking" for t in threading.enumerate())
+    # the outputs closed, as at any stop: an empty x.jsonl.part was left (its thread never ran, so nothing closed it)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.jsonl"]
+    assert [json.loads(ln)["frame"] for ln in (tmp_path / "x.jsonl").read_text().splitlines()] == [0]
     with socket.socket() as again:
         again.bind(("127.0.0.1", port))
 

@@ -101,6 +101,8 @@ class Session:
             else:
                 self._thread.join(timeout)
         if not self._thread.is_alive():   # never started, or done: its outputs are closed (else the OS unlocks)
+            if self._thread.ident is None:   # a signal as the server came up: its files closed here (empty: removed)
+                self.outputs.close()
             self.outputs.release()
 
     def _open(self) -> None:
