@@ -23,3 +23,13 @@ def test_outputs_side_by_side_are_taken(video, tmp_path):
     res = cli("run", video, "--init", "40,30,40,50", "--max-frames", "2", "-o", tmp_path / "f" / "x.txt", "--jsonl",
               tmp_path / "f" / "x.jsonl")
     assert res.exit_code == 0, res.output
+
+
+@pytest.mark.parametrize("option, name", [("--save", "v.part.mp4"), ("-o", "b.part"), ("--jsonl", "r.part.jsonl")])
+def test_an_output_named_as_an_unfinished_one_is_refused(video, tmp_path, option, name):
+    """`--save v.part.mp4` was written; the next run took the finished video for a killed run's leftover (refused
+    it), and with --overwrite removed it. Names ending in .part / .part.EXT are refused up front."""
+    line = one_line_error(cli("run", video, "--init", "40,30,40,50", "--max-frames", "2", option, tmp_path / name))
+    assert line == (f"error: {'--output' if option == '-o' else option} '{tmp_path / name}' ends in .part, the name "
+                    "of an unfinished output: a later run would take it for a killed run's leftover; pass another name")
+    assert list(tmp_path.iterdir()) == []

@@ -224,6 +224,9 @@ def check_output_paths(source: str, inputs: tuple[str | None, ...], outputs: dic
         if any(str(o) == "-" for o in paths):
             raise InputError(f"{label} - would write a file named '-'; {label} takes a file path (JSON lines to "
                              "stdout: --jsonl -)")
+        for o in (o for o in paths if str(o).endswith(".part") or Path(str(o)).stem.endswith(".part")):   # v.part.mp4
+            raise InputError(f"{label} '{o}' ends in .part, the name of an unfinished output: a later run would take "
+                             "it for a killed run's leftover; pass another name")
     check_output_names(outputs)
     found = [p for p in (source, *inputs) if p and os.path.lexists(os.path.expanduser(p))]
     parts = [(label, o, part) for label, paths in outputs.items() for o in paths
