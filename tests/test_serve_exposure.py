@@ -172,6 +172,13 @@ def test_a_bind_beyond_loopback_needs_a_token(video, host):
                     "--token must have at least 8 characters")
 
 
+@pytest.mark.parametrize("token", [" leadingspace1", "trailing-tab\t"])
+def test_a_token_an_authorization_header_cannot_carry_is_refused(video, token):
+    """HTTP strips a header value's outer blanks, so 'Authorization: Bearer  leadingspace1' never matched: the token
+    worked through the page's cookie only. Refused in one line before anything is bound."""
+    one_line_exit_2(serve_cli(video, "--port", 0, "--token", token), "--token starts or ends with a space or tab")
+
+
 def test_snapshots_are_encoded_two_at_a_time(session):
     """Every GET /snapshot.png encoded its own PNG (an annotated copy of the frame and the PNG: ~40 MB for a 4K
     frame) in the shared pool of 40 threads: a script or a few pages asking at once held 40 of them in memory and

@@ -37,6 +37,9 @@ def resolve_token(host: str, token: str | None) -> str | None:
         return new_token()
     if token is not None and len(token) < 8:
         raise InputError("--token must have at least 8 characters (or pass --token auto to generate one)")
+    if token is not None and token != token.strip():   # HTTP strips a header's value: 'Bearer  x' could never match
+        raise InputError("--token starts or ends with a space or tab, which an Authorization header cannot carry; "
+                         "pass it without them (or --token auto)")
     if token is None and not is_loopback(host):
         raise InputError(f"--host {host} exposes the tracker to the network; pass --token SECRET or --token auto "
                          "(prints a generated one), or keep the default --host 127.0.0.1")
