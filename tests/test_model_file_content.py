@@ -122,3 +122,13 @@ def test_a_plain_pickle_is_refused_without_torchs_protocol_warning(tmp_path):
         with pytest.raises(CheckpointError, match="is corrupt or not a PyTorch file"):
             read_file(raw)
     assert [str(w.message) for w in seen] == []
+
+
+def test_a_folder_where_an_engines_sidecar_goes_is_named(tmp_path):
+    """dt doctor said the engine had no sidecar and was not built by dt export (rebuild it): the rebuild would then
+    fail on the folder. It names the folder now."""
+    engine = tmp_path / "plan.engine"
+    engine.write_bytes(b"\x00" * 64)
+    (tmp_path / "plan.engine.json").mkdir()
+    line = one_line_error(runner.invoke(app, ["doctor", str(engine)]))
+    assert line == f"error: engine '{engine}' has a folder where its sidecar plan.engine.json goes; move it away"

@@ -156,8 +156,13 @@ def read_sidecar(path: Path) -> dict:
     graph = Path(path).with_suffix(".onnx")
     rebuild = (f"rebuild the engine with `dt export {shell_quote(graph)} --engine`" if graph.is_file() else
                "rebuild the engine with `dt export GRAPH.onnx --engine` from the graph it was built from")
+    if side.is_dir():   # a folder in its place was 'no sidecar (not built by dt export)': rebuilding would fail
+        raise BackendError(f"engine '{path}' has a folder where its sidecar {side.name} goes; move it away")
     if not side.is_file():
         raise BackendError(f"engine '{path}' has no sidecar {side.name} (not built by `dt export --engine`); {rebuild}")
+    if not os.access(side, os.R_OK):   # the file is fine, this user may not read it
+        raise BackendError(f"sidecar {side} is not readable by this user (Permission denied); fix its permissions "
+                           "(e.g. chmod a+r)")
     try:
         if side.stat().st_size > MAX_SIDECAR:   # read whole, it would take that much memory first
             raise BackendError(f"sidecar {side} is {side.stat().st_size / 2**20:.0f} MiB, not an engine description "
