@@ -45,3 +45,16 @@ def test_a_target_cut_by_the_edge_is_named_where_its_box_is_written(video, tmp_p
     assert [float(v) for v in out.read_text().splitlines()[0].replace(",", " ").split()] == [150, 100, 26, 44]
     inside = tmp_path / "inside.txt"
     assert warnings_of(cli("run", video, "--init", "100,50,40,60", "--max-frames", "2", "-o", str(inside))) == []
+
+
+def test_a_huge_init_box_names_its_side_not_inf():
+    """A box of 1e308 x 10 made w*h infinite: the line said 'sqrt(w*h) = inf px'."""
+    import pytest
+
+    from droptrack.errors import InputError
+    from droptrack.geometry import validate_init_box
+
+    with pytest.raises(InputError, match=r"sqrt\(w\*h\) = 3\.16e\+154 px"):   # sqrt(1e308) x sqrt(10)
+        validate_init_box([10, 10, 1e308, 10], (100, 100))
+    with pytest.raises(InputError, match=r"sqrt\(w\*h\) = 900 px"):
+        validate_init_box([10, 10, 900, 900], (100, 100))
