@@ -43,7 +43,15 @@ def listed_images(folder: Path) -> list[Path]:
     (a frame file is not stat-ed: TrackingNet's 225,000 test frames on a network disk were as many round trips)."""
     with os.scandir(folder) as entries:
         return [Path(e.path) for e in entries if e.name[:1] != "." and os.path.splitext(e.name)[1].lower() in IMAGE_EXTS
-                and (e.is_file() or (e.is_symlink() and not os.path.exists(e.path)))]
+                and _frame_entry(e)]
+
+
+def _frame_entry(e: os.DirEntry) -> bool:
+    """A file, or a link that reaches none (its target gone, or a loop: ELOOP raised a traceback from the listing)."""
+    try:
+        return e.is_file() or (e.is_symlink() and not os.path.exists(e.path))
+    except OSError:   # a link loop: a frame that cannot be read, named where it is read
+        return True
 
 
 def is_still_image(path: Path) -> bool:

@@ -267,3 +267,18 @@ def test_shell_expanded_frames_pattern_is_one_short_line_naming_the_folder(tmp_p
     r = runner.invoke(app, ["run", *files, "--init", "10,10,20,20"])
     assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
     assert f"pass the folder of frames: '{folder}'" in r.output and r.output.count(".png") == 1, r.output
+
+
+def test_a_link_loop_among_the_frames_is_no_traceback(tmp_path):
+    """An image link that points at itself raised ELOOP from the folder's listing: a traceback, exit 1."""
+    import os
+
+    import cv2
+    import numpy as np
+
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"{i:04d}.png"), np.full((40, 50, 3), 60 * i, np.uint8))
+    os.symlink("0001x.png", tmp_path / "0001x.png")
+    from droptrack.imagefiles import listed_images
+
+    assert sorted(p.name for p in listed_images(tmp_path)) == ["0000.png", "0001.png", "0001x.png", "0002.png"]

@@ -19,6 +19,7 @@ from droptrack.runtime.build import PRE
 from droptrack.runtime.extensions import check_keys
 from droptrack.runtime.reconnect import ReconnectPolicy
 from droptrack.runtime.outlock import streamed_as, writer_alive
+from droptrack.runtime.part_names import check_part_names
 from droptrack.runtime.sinks import check_video_path, part_path, video_part_path
 from droptrack.textfiles import holds_box_rows
 
@@ -224,13 +225,11 @@ def check_output_paths(source: str, inputs: tuple[str | None, ...], outputs: dic
         if any(str(o) == "-" for o in paths):
             raise InputError(f"{label} - would write a file named '-'; {label} takes a file path (JSON lines to "
                              "stdout: --jsonl -)")
-        for o in (o for o in paths if str(o).endswith(".part") or Path(str(o)).stem.endswith(".part")):   # v.part.mp4
-            raise InputError(f"{label} '{o}' ends in .part, the name of an unfinished output: a later run would take "
-                             "it for a killed run's leftover; pass another name")
     check_output_names(outputs)
     found = [p for p in (source, *inputs) if p and os.path.lexists(os.path.expanduser(p))]
     parts = [(label, o, part) for label, paths in outputs.items() for o in paths
              if (part := temp_path(label, o)) != Path(o)]   # /dev/null is written in place: no NAME.part
+    check_part_names(outputs, parts)   # none named NAME.part, no link at one
     others = [(lab, o) for lab, paths in outputs.items() for o in paths]
     if os.path.isdir(os.path.expanduser(source)):   # an image folder: its frames are inputs too
         found += [os.path.join(os.path.expanduser(source), os.path.basename(str(o)))

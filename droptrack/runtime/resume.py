@@ -100,7 +100,7 @@ def _settings(opts: Any, boxes: list, tracker: Any, outputs: list[Path]) -> dict
 
 def _streamed(path: str | None) -> str | None:
     """The absolute path of a streamed --jsonl / --output (None: not given, stdout or a device)."""
-    return None if not path or writes_in_place(Path(path)) else str(Path(path).resolve())
+    return None if not path or writes_in_place(Path(path)) else os.path.realpath(path)   # a link loop: no error
 
 
 def _json_safe(obj: dict) -> dict:
