@@ -215,7 +215,7 @@ def validate_init_box(box, image_hw: tuple[int, int]) -> list[float]:
         raise InputError(f"init box {vals} has zero or negative size; width and height must be > 0")
     if x >= W or y >= H or x + w <= 0 or y + h <= 0:
         raise InputError(f"init box {vals} lies outside the {W}x{H} frame; give a box that overlaps the image")
-    side = math.sqrt(w) * math.sqrt(h)   # sqrt(w*h) without w*h: 1e308 x 10 overflowed to 'inf px'
+    side = math.sqrt(w * h) if math.isfinite(w * h) else math.sqrt(w) * math.sqrt(h)   # 1e308 x 10: not 'inf px'
     if side > MAX_BOX_OVER_FRAME * max(W, H):   # a thin 1000x2 box crops 90 px: fine
         raise InputError(f"init box {w:g}x{h:g} is more than {MAX_BOX_OVER_FRAME}x the {W}x{H} frame (its crops, "
                          f"2 to 5 times its side sqrt(w*h) = {side:.{'0f' if side < 1e6 else '3g'}} px, would not fit in memory); "

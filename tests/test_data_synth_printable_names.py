@@ -26,6 +26,9 @@ def test_the_interrupted_line_names_the_folder_with_control_characters_escaped(t
 
     monkeypatch.setattr(droptrack.data.synth, "generate_synth", interrupted)
     (tmp_path / "s\x1b[2Jx").mkdir()   # a folder it had written to (none left: tests/test_bench_signals.py)
+    from droptrack.data.synth_journal import PROGRESS   # one sequence finished there: 'saved' (none: 'nothing saved')
+
+    (tmp_path / "s\x1b[2Jx" / PROGRESS).write_text('{}\n["synth_train_00001", []]\n')
     res = cli("data", "synth", tmp_path / "s\x1b[2Jx")
     assert res.exit_code == 130, res.output
     assert res.output.startswith(f"interrupted: finished sequences are saved in {tmp_path}/s\\x1b[2Jx; "), res.output

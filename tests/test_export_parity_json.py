@@ -127,3 +127,19 @@ def test_a_parity_json_that_is_no_regular_file_is_refused_before_any_work(tiny_c
         assert line == (f"error: '{out / 'parity.json'}' is a folder where dt writes a file (nothing was put in it); "
                         "move or rename that folder, or pass another output path"), line
     assert sorted(p.name for p in out.iterdir()) == ["parity.json"]
+
+
+def test_a_refused_export_of_another_checkpoint_keeps_the_record(tiny_ckpt, tmp_path):
+    """dt export of another checkpoint into a finished export's folder dropped that export's rows as soon as it held
+    the folder: refused a moment later (a --keep-fp32 that matches no node) or stopped, it left parity.json empty
+    beside the unchanged graphs. The rows go once the new model.onnx is published."""
+    torch.manual_seed(1)
+    cfg = load_config("tiny_ce_test")
+    other = save_checkpoint(tmp_path / "other.pt", build_model(cfg).eval(), cfg)
+    out = tmp_path / "out"
+    assert cli("export", tiny_ckpt, "--fp16", "-o", out).exit_code == 0
+    before = (out / "parity.json").read_bytes()
+    res = cli("export", other, "--fp16", "--keep-fp32", "nosuchnode", "-o", out)   # after its 'loaded ...' line
+    assert res.exit_code == 2 and "error: --keep-fp32 'nosuchnode' matches no node" in res.output, res.output
+    assert (out / "parity.json").read_bytes() == before
+    assert set(_rows(out)) == {"model.onnx", "model_fp16.onnx"}

@@ -99,7 +99,7 @@ def export_onnx(checkpoint: str | Path | None = None, config: str | None = None,
         t0 = time.perf_counter()
         src = source or load_source(checkpoint, config, model, cfg)
         if not locked:   # export_all prunes it once for all its artifacts
-            prune_parity_json(out, src.sha256)
+            prune_parity_json(out, None)   # rows of changed files only: another export's go once model.onnx is ours
         name = FILENAMES["fp32"]
         meta = export_meta(src.cfg, src.model, "fp32", src.sha256, opset=opset, exporter=EXPORTER)
         names = OUTPUT_NAMES
@@ -130,6 +130,8 @@ def export_onnx(checkpoint: str | Path | None = None, config: str | None = None,
                 fp32_nodes(onnx.load(str(chosen), load_external_data=False), keep_fp32)
             report = _parity(chosen, src, meta, name)
             status = _publish(chosen, out / name, report, out, src.sha256)
+            if status == "ok":   # model.onnx is this export's now: another export's rows go
+                prune_parity_json(out, src.sha256)
         result = ExportResult(name, out / name if status == "ok" else out / f"{name}.failed", "fp32", status,
                               time.perf_counter() - t0, report, meta, graph,
                               [f"exporter {EXPORTER}, opset {opset}, simplifier {tool or 'none'}"])
@@ -239,7 +241,9 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
         check_kept_blocks(int8_options.keep, len(src.model.backbone.blocks))
     with made_output_dir(output_dir) as out, exclusive(out):   # one export at a time in the folder; a killed
         # export's temp files are removed; a refusal before anything is written leaves no new empty folder
-        prune_parity_json(out, src.sha256)   # no row of another export's file is shown as this one's
+        # rows of files changed since only: a refused or stopped export of another checkpoint emptied the record of
+        # the finished one beside it; its rows go once this export publishes model.onnx (export_onnx)
+        prune_parity_json(out, None)
         before = other_checkpoints(out, src.sha256)   # those this export replaces are named at its end
         report = ExportReport(out)
         log(f"loaded {src.checkpoint or 'in-memory model'} ({src.cfg.NAME}); PyTorch reference on {len(src.pairs)} "

@@ -19,7 +19,7 @@ from droptrack.runtime.build import PRE
 from droptrack.runtime.extensions import check_keys
 from droptrack.runtime.reconnect import ReconnectPolicy
 from droptrack.runtime.outlock import streamed_as, writer_alive
-from droptrack.runtime.part_names import check_part_names
+from droptrack.runtime.part_names import check_part_links, check_unfinished_names
 from droptrack.runtime.sinks import check_video_path, part_path, video_part_path
 from droptrack.textfiles import holds_box_rows
 
@@ -85,6 +85,7 @@ def check_tracking_options(opts: TrackingOptions, box_files: list, trust: bool =
         if live is not None:
             raise InputError(f"'{live[0]}' is the unfinished file of a running dt run or dt serve (it writes "
                              f"{live[1]}); wait for it to finish (or stop it), or pass other output paths")
+    check_unfinished_names({"--output": box_files, "--jsonl": jsonl, "--save": save})
     if not (opts.overwrite or resume):   # a finished run's results are replaced only when asked to
         check_not_finished({"--output": box_files if earlier is None else earlier, "--jsonl": jsonl, "--save": save})
     if opts.save:   # after the path checks: 'out/' is a folder before it is a name without a container
@@ -229,7 +230,7 @@ def check_output_paths(source: str, inputs: tuple[str | None, ...], outputs: dic
     found = [p for p in (source, *inputs) if p and os.path.lexists(os.path.expanduser(p))]
     parts = [(label, o, part) for label, paths in outputs.items() for o in paths
              if (part := temp_path(label, o)) != Path(o)]   # /dev/null is written in place: no NAME.part
-    check_part_names(outputs, parts)   # none named NAME.part, no link at one
+    check_part_links(parts)
     others = [(lab, o) for lab, paths in outputs.items() for o in paths]
     if os.path.isdir(os.path.expanduser(source)):   # an image folder: its frames are inputs too
         found += [os.path.join(os.path.expanduser(source), os.path.basename(str(o)))
