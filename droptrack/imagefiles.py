@@ -107,6 +107,25 @@ def frames_problem(folder: Path) -> str | None:
         if first is not p:
             return (f"folder '{folder}' holds frame '{p.stem}' twice ({first.name}, {p.name}: a converted copy beside "
                     "its original?); every frame would be tracked twice: keep one format, move the others out")
+    return _two_series(folder, frame_images(folder, listed_images(folder), warn=False))
+
+
+def _two_series(folder: Path, frames: list[Path]) -> str | None:
+    """Frames of two name patterns that share numbers (00001.jpg beside its 00001_mask.png, shot0.png beside take0.png):
+    in natural order they alternate, every other frame of one sequence the other's, without a word."""
+    series: dict[str, dict[tuple, str]] = {}
+    for p in sorted(frames):   # listing order varies: the patterns named in name order
+        numbers = numeric_key(p.name)[0]
+        if numbers:
+            series.setdefault(name_letters(p.name), {}).setdefault(numbers, p.name)
+    patterns = list(series.values())
+    for i, a in enumerate(patterns):
+        for b in patterns[i + 1:]:
+            shared = sorted(set(a) & set(b))
+            if shared:
+                return (f"folder '{folder}' holds two numbered series with the same numbers ({a[shared[0]]} and "
+                        f"{b[shared[0]]}: frames and their masks, or two shots?), which would alternate frame by frame "
+                        "as one sequence; move one series out of the folder")
     return None
 
 

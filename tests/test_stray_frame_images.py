@@ -109,3 +109,23 @@ def test_numbered_images_of_another_name_and_the_frames_size_stay_frames(tmp_pat
         warnings.simplefilter("error", StrayImagesWarning)
         with open_source(folder) as src:
             assert [int(f.image[0, 0, 0]) for f in src] == [20, 40, 60, 80, 100]
+
+
+def test_two_numbered_series_sharing_numbers_are_refused(tmp_path):
+    """00001.jpg beside 00001_mask.png (frames and their masks): no pattern held more than half of the images, so both
+    were frames, alternating 00001.jpg, 00001_mask.png, 00002.jpg, ...: every jsonl index from 1 on was wrong."""
+    import cv2
+    import numpy as np
+
+    from droptrack.imagefiles import frames_problem
+
+    for i in range(1, 4):
+        cv2.imwrite(str(tmp_path / f"{i:05d}.jpg"), np.full((40, 50, 3), 50 * i, np.uint8))
+        cv2.imwrite(str(tmp_path / f"{i:05d}_mask.png"), np.zeros((40, 50), np.uint8))
+    assert frames_problem(tmp_path) == (
+        f"folder '{tmp_path}' holds two numbered series with the same numbers (00001.jpg and 00001_mask.png: frames "
+        "and their masks, or two shots?), which would alternate frame by frame as one sequence; move one series out "
+        "of the folder")
+    for p in tmp_path.glob("*_mask.png"):   # numbers of their own: two shots one after the other, as before
+        p.rename(tmp_path / p.name.replace("0000", "1000"))
+    assert frames_problem(tmp_path) is None
