@@ -55,3 +55,19 @@ def test_a_zero_point_gate_with_a_mean_at_or_below_zero_gets_no_count():
     note = ci_note("int8", ci, 0.0)
     assert "none would lift its lower end to -0.00" in note and "about" not in note
     assert sequences_for(DeltaCI(0.5, -0.5, 1.5, 4), 0.0) == 16   # a mean above 0: a count, 4 x (1 / 0.5)^2
+
+
+def test_a_gate_finer_than_one_frames_step_is_named():
+    """3 sequences x 40 frames: an exact FP32 graph one pixel off on one frame moved that sequence's AUC by
+    100 / (40 x 21) = 0.119 points, past FP32's 0.10-point gate, and the bench failed it (exit 1) without a word."""
+    from droptrack.eval.bench_gates import step_note
+
+    per = {"a": {"frames": 40}, "b": {"frames": 40}, "c": {"frames": 60}}
+    failing = DeltaCI(delta=-0.04, low=-0.119, high=0.0, sequences=3)
+    assert step_note("model", per, failing, 0.1) == (
+        "model: one frame whose IoU crosses one of the 21 thresholds moves the AUC of a sequence of 40 tracked frames "
+        "by 0.12 points, more than the 0.10-point gate, so on sequences this short one frame a pixel off can fail it; "
+        "bench sequences of 48+ tracked frames (--frames) or more sequences before reading it as a drop")
+    assert step_note("model", per, DeltaCI(delta=0.0, low=-0.05, high=0.0, sequences=3), 0.1) is None   # passes
+    assert step_note("model", per, failing, 1.0) is None                   # INT8's gate: coarser than a frame's step
+    assert step_note("model", {"a": {"frames": 60}}, failing, 0.1) is None   # 100 / (60 x 21) = 0.079 < 0.1

@@ -32,7 +32,7 @@ from typing import Any
 from droptrack.engine.threads import plan_threads
 from droptrack.errors import DatasetError, GateError, InputError, OutputFull
 from droptrack.eval.bench_data import BenchData, load_bench_data, more_sequences, with_reference_gt
-from droptrack.eval.bench_gates import ci_note, divergence_note, gate_text, on_target_note
+from droptrack.eval.bench_gates import ci_note, divergence_note, gate_text, on_target_note, step_note
 from droptrack.eval.bench_options import (BenchOptions, check_bench_folder, check_inputs_kept, check_options,
                                           row_names)
 from droptrack.eval.bench_reference import (Reference, check_settings, checked_reference, mismatch_notes, parity,
@@ -192,6 +192,7 @@ def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any],
         div_gate = next(g for g in row.gates if g.name == "max_divergence")
         more = more_sequences(data, opts.sequences)   # a video is one sequence: --sequences adds none
         for note in (ci_note(row.name, row.parity.ci, auc_gate.threshold, more),
+                     step_note(row.name, row.parity.per_sequence, row.parity.ci, auc_gate.threshold),
                      divergence_note(row.name, row.parity.per_sequence, div_gate.threshold, more),
                      on_target_note(row.name, row.parity, div_gate.threshold)):
             if note and ref.row is not row:   # the reference against itself: nothing for a note to qualify

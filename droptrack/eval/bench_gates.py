@@ -119,6 +119,25 @@ def ci_note(name: str, ci: DeltaCI | None, gate: float, more: str = MORE_SEQUENC
             f"({ci.delta:+.2f}) about {n} sequences would lift the interval's lower end to -{gate:.2f}")
 
 
+def step_note(name: str, per_sequence: dict[str, dict], ci: DeltaCI | None, gate: float) -> str | None:
+    """A line when the AUC gate failed while one frame crossing one IoU threshold moves the shortest sequence's AUC
+    by more than the gate (40 frames: 100 / (40 x 21) = 0.12 points, FP32's gate 0.10): a one-pixel difference on one
+    frame of a small set failed an exact graph, without a word; else None."""
+    from droptrack.eval.metrics import SUCCESS_THRESHOLDS
+
+    frames = [v["frames"] for v in per_sequence.values() if isinstance(v.get("frames"), int) and v["frames"] > 0]
+    if ci is None or not frames or -ci.low <= gate + 1e-9:
+        return None
+    step = 100 / (min(frames) * len(SUCCESS_THRESHOLDS))
+    if step <= gate:
+        return None
+    need = math.ceil(100 / (gate * len(SUCCESS_THRESHOLDS)))
+    return (f"{name}: one frame whose IoU crosses one of the {len(SUCCESS_THRESHOLDS)} thresholds moves the AUC of "
+            f"a sequence of {min(frames)} tracked frames by {step:.2f} points, more than the {gate:.2f}-point gate, so "
+            f"on sequences this short one frame a pixel off can fail it; bench sequences of {need}+ tracked frames "
+            "(--frames) or more sequences before reading it as a drop")
+
+
 def divergence_spread(per_sequence: dict[str, dict]) -> tuple[int, int, float]:
     """(sequences with a diverged frame, sequences, the largest share of all frames one sequence's diverged frames
     make): how few sequences carry the diverged-frame rate."""
