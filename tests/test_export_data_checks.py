@@ -80,3 +80,13 @@ def test_validation_folder_of_clips_names_what_dt_export_reads_them_by(tiny_ckpt
                               str(out)], env={"DT_DATA_VIDEO": str(root)}, prog_name="dt")
     assert "got 2 in --val video" in one_line_error(res)
     assert not out.exists()
+
+
+def test_export_into_a_dataset_folder_is_refused(tmp_path):
+    """dt export --int8 --calib SET -o SET wrote the graphs and parity.json beside the set's list.txt and sequences
+    (only a folder of frames was refused), where dt eval and dt bench refuse such an --output."""
+    root = generate_synth(tmp_path / "syn", 1, 3, seed=0, size=(96, 64), split="val")
+    for out in (root, root / "models"):
+        line = one_line_error(cli("export", "-o", out))
+        assert f"--output '{out}' is inside the dataset folder" in line and "pass an output folder outside it" in line
+    assert not (root / "models").exists() and not (root / "model.onnx").exists()

@@ -17,7 +17,7 @@ def check_export_options(checkpoint: str | Path | None, config: str | None, outp
     """Every export option usable together (one-line errors); `precs` already parsed; `in_memory`: the model was
     passed as an object, so there is no checkpoint file to check."""
     from droptrack.config import load_config
-    from droptrack.data.registry import check_output_not_frames
+    from droptrack.data.registry import check_output_outside_datasets
     from droptrack.export.auto_precision import check_unused_int8_options
     from droptrack.export.calibration import check_calib_source, check_pair_count
     from droptrack.export.onnx import check_opset
@@ -79,7 +79,7 @@ def check_export_options(checkpoint: str | Path | None, config: str | None, outp
         check_checkpoint_path(checkpoint)
     if checkpoint is None or not str(checkpoint).lower().endswith(".onnx"):   # made once the checkpoint has loaded
         check_output_dir("--output", output_dir)
-        check_output_not_frames("--output", output_dir)   # model.onnx among a video's frames
+        check_output_outside_datasets("--output", output_dir)   # model.onnx among a video's frames or a set's input
         check_replaceable(output_dir)
     if safetensors and checkpoint is not None and not in_memory and same_file(Path(output_dir) / SAFETENSORS,
                                                                               checkpoint):
