@@ -50,7 +50,8 @@ def test_a_link_at_an_outputs_part_name_is_refused(video, tmp_path, option, part
     out = tmp_path / part.replace(".part", "")
     for extra in ([], ["--overwrite"]):
         line = one_line_error(cli("run", video, "--init", "40,30,40,50", "--max-frames", "2", option, out, *extra))
-        assert f"is written as '{tmp_path / part}' until the run ends, and that is a symbolic link to '{target}'" in line
+        link = f"is written as '{tmp_path / part}' until the run ends, and that is a symbolic link to '{target}'"
+        assert link in line, line
     assert target == part or (tmp_path / target).read_text() == "keep me\n"
     assert not os.path.lexists(out)
 
