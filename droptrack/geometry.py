@@ -219,8 +219,7 @@ def validate_init_box(box, image_hw: tuple[int, int]) -> list[float]:
     if side > MAX_BOX_OVER_FRAME * max(W, H):   # a thin 1000x2 box crops 90 px: fine
         raise InputError(f"init box {w:g}x{h:g} is more than {MAX_BOX_OVER_FRAME}x the {W}x{H} frame (its crops, "
                          f"2 to 5 times its side sqrt(w*h) = {side:.{'0f' if side < 1e6 else '3g'}} px, would not fit "
-                         "in memory); "
-                         "give a box around the target inside the frame")
+                         "in memory); give a box around the target inside the frame")
     return vals
 
 
