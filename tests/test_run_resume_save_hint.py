@@ -146,3 +146,30 @@ def test_overwrite_saving_the_same_video_again_takes_its_part_over(tiny_ckpt, tm
     assert res.exit_code == 0, res.output
     assert "v.part.avi" not in res.output, res.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.txt", "clip", "v.avi"]
+
+
+def test_a_killed_runs_video_that_holds_every_frame_is_kept_on_its_name(tiny_ckpt, tmp_path):
+    """A run killed during its closing renames had closed its video: v.part.avi held every frame, playable, and the
+    --resume that finished the box files removed it as 'unfinished'. A video holding all the finished run's frames
+    (its journal's inode, so the killed run's own file) is moved onto v.avi now; a shorter one still goes."""
+    import cv2
+    import numpy as np
+
+    base = killed_with_save(tiny_ckpt, tmp_path)
+    whole = tmp_path / "whole.avi"
+    w = cv2.VideoWriter(str(whole), cv2.VideoWriter_fourcc(*"MJPG"), 30, (64, 48))
+    for i in range(400):   # the finished run's 400 frames
+        w.write(np.full((48, 64, 3), i % 256, np.uint8))
+    w.release()
+    with open(tmp_path / "v.part.avi", "r+b") as f:   # in place: the inode the journal recorded
+        f.truncate(0)
+        f.write(whole.read_bytes())
+    whole.unlink()
+    res = cli(*base, "--resume")
+    assert res.exit_code == 0, res.output
+    assert (f"the killed run's video {tmp_path / 'v.part.avi'} holds all 400 frames (it was killed as it finished): "
+            f"moved onto {tmp_path / 'v.avi'}") in res.output
+    cap = cv2.VideoCapture(str(tmp_path / "v.avi"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 400
+    cap.release()
+    assert not (tmp_path / "v.part.avi").exists() and not (tmp_path / ".v.avi.lock").exists()

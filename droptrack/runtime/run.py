@@ -353,7 +353,8 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         if journal is not None and not (summary.interrupted or summary.stopped):
             if leftover:   # removed before the journal naming it
                 summary.left_video = video_leftover.remove(leftover, "--overwrite started over" if point is None
-                                                           else "--resume does not continue a video")
+                                                           else "--resume does not continue a video",
+                                                           None if point is None else summary.frames)
             journal.finish()   # the source is done: nothing left to resume
         summary.resumed, summary.retracked = (0 if point is None else point.frames), retracked
         summary.unfinished = unfinished_note(sinks)

@@ -59,10 +59,25 @@ def _is_recorded(part: Path, part_id: list[int]) -> bool:
         head[:4] == b"RIFF" and head[8:12] == b"AVI ")   # MP4 / MOV, Matroska, AVI
 
 
-def remove(entry: dict, why: str) -> str:
+def _whole(part: Path, frames: int | None) -> bool:
+    """Whether the killed run's video holds all `frames` frames of the finished run, readable: a run killed as it
+    renamed its finished files had closed it (a kill mid-run leaves an MP4 without its index, an AVI short)."""
+    import cv2
+
+    if not frames:
+        return False
+    cap = cv2.VideoCapture(str(part))
+    try:
+        return cap.isOpened() and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == frames and cap.read()[0]
+    finally:
+        cap.release()
+
+
+def remove(entry: dict, why: str, frames: int | None = None) -> str:
     """Remove the killed run's unfinished video (`checked` entry) and its stale lock, the lock held meanwhile (a
     running writer of that video keeps both): the note saying what was removed and `why`, or what is left and why
-    ('': none)."""
+    ('': none). A video holding all `frames` frames of the finished run (killed during its closing renames) is
+    moved onto its name instead, where that name is free: removing it lost a complete video."""
     save = Path(entry["save"])
     part, lock = video_part_path(save), lock_path(save)
     found, had_lock = os.path.lexists(part), os.path.lexists(lock)
@@ -81,6 +96,10 @@ def remove(entry: dict, why: str) -> str:
         if not _is_recorded(part, entry["part_id"]):
             return (f"{part} is left as it is: it is not the video the killed run was writing there (replaced since?); "
                     "delete it, or keep it")
+        if not os.path.lexists(save) and _whole(part, frames):
+            os.replace(part, save)
+            return (f"the killed run's video {part} holds all {frames} frames (it was killed as it finished): moved "
+                    f"onto {save}")
         part.unlink()
     except OSError as exc:
         return f"{left} ({exc}); delete it, or keep it"
