@@ -83,7 +83,7 @@ def test_a_stream_that_stops_replaces_the_earlier_run_whole(tiny_ckpt, tmp_path)
                 "--output", tmp_path / "boxes.txt", "--overwrite")
     line = r.output.strip().splitlines()[-1]   # after the progress bar of the frames tracked
     assert r.exit_code == 2 and line.startswith("error: ") and "Traceback" not in r.output, r.output
-    assert f"{tmp_path / 'boxes.txt'} hold every frame tracked until then" in line, line
+    assert f"{tmp_path / 'boxes.txt'} holds every frame tracked until then" in line, line
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["boxes.txt"], line
     assert f"--overwrite removed the earlier run's {tmp_path / 'boxes_0.txt'}, {tmp_path / 'boxes_1.txt'}" in line
 

@@ -337,7 +337,8 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
                 raise
             gone = remove_earlier(stale) if stale and not keep_cut else []   # its files went onto their names
             also = f" (--overwrite removed the earlier run's {', '.join(map(str, gone))})" if gone else ""
-            raise SourceError(f"{exc}; {', '.join(files)} hold every frame tracked until then{also}") from None
+            held = "holds" if len(files) == 1 else "hold"
+            raise SourceError(f"{exc}; {', '.join(files)} {held} every frame tracked until then{also}") from None
         except DropTrackError as exc:   # a backend error mid-run: say where the new lines are kept
             note = unfinished_note(sinks)
             if note:
