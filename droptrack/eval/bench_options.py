@@ -99,8 +99,8 @@ def check_options(opts: BenchOptions) -> None:
     check_output_outside_data(opts.output_dir, opts.data, opts.root)
     check_not_results("--output", opts.output_dir, ("eval.json",))
     check_row_folders(opts)
-    if opts.max_auc_drop is not None and not 0 <= opts.max_auc_drop <= 100:   # inf: a gate that never fails
-        raise InputError(f"--max-auc-drop {opts.max_auc_drop} must be in [0, 100] (AUC points, e.g. 0.5)")
+    if opts.max_auc_drop is not None and not opts.max_auc_drop >= 0:
+        raise InputError(f"--max-auc-drop {opts.max_auc_drop} must be >= 0 (AUC points, e.g. 0.5)")
     if opts.max_divergence is not None and not 0 <= opts.max_divergence < 1:
         raise InputError(f"--max-divergence {opts.max_divergence} must be in [0, 1) (share of frames, e.g. 0.03)")
     if opts.min_fps is not None and not 0 < opts.min_fps < float("inf"):   # inf: no FPS reaches it, always failed
