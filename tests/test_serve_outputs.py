@@ -382,20 +382,3 @@ def test_a_removed_targets_box_file_holds_no_descriptor(session, tmp_path):
     assert _open_box_parts() == [] and not list(tmp_path.glob("boxes_*.part"))
     files = sorted(p.name for p in tmp_path.glob("boxes_*.txt"))
     assert f"boxes_{kept}.txt" in files and len(files) >= 1
-
-
-def test_a_signal_before_the_tracking_thread_starts_closes_the_outputs(tiny_ckpt, video, tmp_path, monkeypatch):
-    """A signal between the session's setup (its outputs opened) and its thread's start (the app being made): the
-    stop released the locks but closed nothing, leaving an empty x.jsonl.part (6 of 6 tries with SIGHUP, SIGTERM and
-    SIGINT in a helper's runs). The outputs are closed as at any stop."""
-    import droptrack.serve.app
-
-    def interrupted(*args, **kwargs):   # Ctrl-C while the app is made, before session.start()
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(droptrack.serve.app, "create_app", interrupted)
-    opts = ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", jsonl=str(tmp_path / "x.jsonl"))
-    with pytest.raises(KeyboardInterrupt):
-        serve(opts, port=0, echo=lambda line: None)
-    assert not (tmp_path / "x.jsonl.part").exists(), sorted(p.name for p in tmp_path.iterdir())
-    assert not (tmp_path / ".x.jsonl.lock").exists()
