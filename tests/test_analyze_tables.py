@@ -168,3 +168,49 @@ def test_lines_reach_a_terminal_as_they_read():
     line = "report: /tmp/run 2/report.json (fps 31.5, 'x')"
     print_items(Console(file=buf, width=200, force_terminal=True, color_system="standard"), [line])
     assert buf.getvalue() == line + "\n"
+
+
+def test_a_sequence_one_tracker_does_not_score_is_no_tie(tmp_path):
+    """Two trackers equal wherever both score, one with a NaN row on s0 (unscored under the GOT-10k toolkit): the line
+    said 'the same AO on every sequence' beside a per-sequence table showing '-' for it."""
+    seqs = [FakeSeq(f"s{k}", "got10k", np.array([[20.0, 30.0, 40.0, 30.0]] * 11)) for k in range(3)]
+    for name in ("A", "D"):
+        for s in seqs:
+            R.write_result(tmp_path / name / f"{s.name}.txt", s.boxes)
+    rows = (tmp_path / "D" / "s0.txt").read_text().splitlines()
+    rows[3] = "NaN,NaN,NaN,NaN"   # as a tracker's own writer may put it
+    (tmp_path / "D" / "s0.txt").write_text("\n".join(rows) + "\n")
+    rep = analyze([tmp_path / "D", tmp_path / "A"], seqs, protocol="got10k-toolkit")
+    assert rep.differences == []
+    assert attribute_lines(rep)[-1] == "D and A have the same AO on every sequence both score (2 of 3)"
+
+
+def test_a_last_bit_apart_is_a_tie():
+    """A mean of three identical GOT-10k repetitions differs from one run in the last bit: it was listed as a
+    '-0.0' largest difference."""
+    from types import SimpleNamespace
+
+    from droptrack.eval.attributes import largest_differences
+
+    def tracker(name, score):
+        return SimpleNamespace(name=name, result=SimpleNamespace(per_sequence=lambda: {"s": {"ao": score}}))
+
+    one = 0.1 + 0.2   # 0.30000000000000004
+    rep = SimpleNamespace(protocol="got10k-toolkit", sequences=["s"], trackers=[tracker("a", one), tracker("b", 0.3)])
+    assert one != 0.3 and largest_differences(rep, "a", "b") == []
+    rep.trackers[1] = tracker("b", 0.2)
+    assert [round(d["diff"], 6) for d in largest_differences(rep, "a", "b")] == [0.1]
+
+
+@pytest.mark.parametrize("value", [",", " , "])
+def test_analyze_sequences_naming_none_is_refused(tmp_path, value):
+    """`dt analyze --sequences ","` scored every sequence; dt eval refuses it."""
+    from droptrack.data.synth import generate_synth
+    from helpers import cli, one_line_error
+
+    root = generate_synth(tmp_path / "set", 1, 3, seed=0, size=(96, 64), split="val")
+    (tmp_path / "kcf").mkdir()
+    line = one_line_error(cli("analyze", tmp_path / "kcf", "--dataset", "synth", "--root", root, "-o", tmp_path / "a",
+                              "--sequences", value))
+    assert line == "error: --sequences names no sequence; pass comma-separated names, or leave it out for all"
+    assert not (tmp_path / "a").exists()

@@ -160,7 +160,7 @@ def analyze(
     check_analysis_folder(output)
     if default:
         check_default_analysis(output, result_dirs, dataset)
-    names = [n.strip() for n in sequences.split(",") if n.strip()] if sequences else None
+    names = [n.strip() for n in sequences.split(",") if n.strip()] if sequences is not None else None
     try:
         with stop_signals():   # SIGTERM / SIGHUP as Ctrl-C: the line below, as dt eval says it
             report = analyze_dataset(result_dirs, dataset, root=root, split=split, output_dir=output,

@@ -256,16 +256,24 @@ def _absent(tag: str, attrs: Sequence[str]) -> list[str]:
     return [a for a in every if a not in attrs] if every and set(attrs) <= set(every) else []
 
 
-def largest_differences(report: Any, first: str, second: str, top: int = 10) -> list[dict[str, Any]]:
-    """The sequences where two trackers' headline scores differ most: [{sequence, first, second, diff}]; a tie is no
-    difference and is left out."""
+def _paired(report: Any, first: str, second: str) -> list[tuple[str, float, float]]:
+    """(sequence, first's score, second's) of the sequences both trackers score (a finite headline score)."""
     key = headline_key(report.protocol)   # 'auc' under the TrackingNet devkit, which has none, gave no rows
     rows = {t.name: t.result.per_sequence() for t in report.trackers}
     if first not in rows or second not in rows:
         return []
-    out = []
-    for n in report.sequences:
-        a, b = rows[first][n].get(key), rows[second][n].get(key)
-        if a is not None and b is not None and math.isfinite(a) and math.isfinite(b) and a != b:
-            out.append({"sequence": n, first: a, second: b, "diff": a - b})
+    pairs = [(n, rows[first][n].get(key), rows[second][n].get(key)) for n in report.sequences]
+    return [(n, a, b) for n, a, b in pairs if a is not None and b is not None and math.isfinite(a) and math.isfinite(b)]
+
+
+def scored_by_both(report: Any, first: str, second: str) -> int:
+    """How many of the report's sequences both trackers score (the others lack a score from one of them)."""
+    return len(_paired(report, first, second))
+
+
+def largest_differences(report: Any, first: str, second: str, top: int = 10) -> list[dict[str, Any]]:
+    """The sequences where two trackers' headline scores differ most: [{sequence, first, second, diff}]; a tie is no
+    difference and is left out (within 1e-9: a mean of identical repetitions differs from one run in the last bit)."""
+    out = [{"sequence": n, first: a, second: b, "diff": a - b} for n, a, b in _paired(report, first, second)
+           if abs(a - b) > 1e-9]
     return sorted(out, key=lambda r: -abs(r["diff"]))[:top]

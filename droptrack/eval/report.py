@@ -348,6 +348,8 @@ def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str |
     from droptrack.paths import check_distinct, check_not_results, check_output_dir
 
     check_distinct(result_dirs, "result folder")   # it was scored twice, as two rows 'x#0' and 'x#1'
+    if names is not None and not list(names):   # ',' or '' (an empty shell variable) scored every sequence
+        raise InputError("--sequences names no sequence; pass comma-separated names, or leave it out for all")
     check_dataset_name(dataset)   # a path: before the default output analysis/<path> (the path itself) is checked
     check_split(dataset, root, split)
     if output_dir is not None:

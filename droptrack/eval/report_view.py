@@ -15,7 +15,7 @@ from droptrack.wording import counted, noun
 def attribute_lines(report: Report) -> list[Any]:
     """What `dt analyze` prints after the main table: sequences left out and why, per-attribute table (or the
     note) and the largest gaps."""
-    from droptrack.eval.attributes import headline_key
+    from droptrack.eval.attributes import headline_key, scored_by_both
     from droptrack.eval.attributes_view import attribute_table, difference_table
 
     lines: list[Any] = error_lines(report)
@@ -27,9 +27,11 @@ def attribute_lines(report: Report) -> list[Any]:
     if report.differences:
         first, second = report.trackers[0].name, report.trackers[1].name
         lines.append(difference_table(report.differences, first, second, headline_key(report.protocol)))
-    elif len(report.trackers) >= 2:
-        lines.append(f"{report.trackers[0].name} and {report.trackers[1].name} have the same "
-                     f"{headline_key(report.protocol).upper()} on every sequence")
+    elif len(report.trackers) >= 2:   # one tracker's NaN sequence is no tie: said as the count both score
+        first, second = report.trackers[0].name, report.trackers[1].name
+        both, every = scored_by_both(report, first, second), len(report.sequences)
+        lines.append(f"{first} and {second} have the same {headline_key(report.protocol).upper()} on every "
+                     + ("sequence" if both == every else f"sequence both score ({both} of {every})"))
     return lines
 
 
