@@ -178,3 +178,18 @@ def test_validation_on_part_of_a_larger_folder_says_so(tmp_path, synth, capsys):
     assert f"note: validation tracks the first 2 of the 3 annotated sequences in --val-data '{synth}'" in err
     train(opts(tmp_path / "all", synth, epochs=1, val_data=synth, val_sequences=3, quiet=False))
     assert "validation tracks the first" not in capsys.readouterr().err
+
+
+def test_a_folder_holding_only_final_pt_is_not_sent_to_resume(tmp_path, synth):
+    """A run's folder pruned to its final.pt: a fresh run said 'pass --resume to continue it', and --resume then
+    refused ('holds only final.pt, nothing to continue'). The first refusal gives the second's advice now."""
+    from droptrack.errors import InputError
+    from droptrack.train.options import check_options
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "final.pt").write_bytes(b"a finished run's weights")
+    with pytest.raises(InputError, match=r"holds another training run \(final\.pt\); a finished run, nothing to "
+                                         r"resume: pass another --output \(and --pretrained to start from it\)"):
+        check_options(opts(out, synth))
+    assert (out / "final.pt").read_bytes() == b"a finished run's weights"

@@ -128,8 +128,10 @@ def check_options(opts: TrainOptions) -> None:
     done = next((p.name for p in sorted(out.glob("*.pt")) if p.name in ("last.pt", "final.pt")
                  or p.name.startswith("checkpoint_ep")), None) if out.is_dir() else None
     if done is not None and not opts.resume:   # a fresh run would overwrite that run's checkpoints
-        raise InputError(f"--output {str(out)!r} holds another training run ({done}); pass --resume to continue it, "
-                         "or another --output")
+        fix = "pass --resume to continue it, or another --output"   # final.pt alone: nothing a resume continues
+        if done == "final.pt" and not any(out.glob("last.pt")) and not any(out.glob("checkpoint_ep*.pt")):
+            fix = "a finished run, nothing to resume: pass another --output (and --pretrained to start from it)"
+        raise InputError(f"--output {str(out)!r} holds another training run ({done}); {fix}")
     probe_output(out)   # also refuses a name no file system takes (a NUL), which the dataset check cannot read
     check_output_outside_data(opts, out)
     check_own_names(out)
