@@ -144,8 +144,9 @@ def test_a_validation_box_weight_is_refused_as_doing_nothing():
 
 
 def test_a_second_own_footage_dataset_without_its_own_root_is_refused(tmp_path, monkeypatch):
-    """SYNTH_aux without --data SYNTH_aux=DIR reads the reader's root (DT_DATA_SYNTH): SYNTH's own sequences, drawn
-    twice under two ratios and box weights. Refused in one line before training; its own root trains."""
+    """SYNTH_aux without --data SYNTH_aux=DIR read the reader's root (DT_DATA_SYNTH): SYNTH's own sequences, drawn
+    twice under two ratios and box weights (or, after the hint 'set DT_DATA_SYNTH', a folder SYNTH's variable names).
+    It reads only its own --data now: refused in one line before training; its own root trains."""
     from droptrack.data.synth import generate_synth
     from helpers import TINY_TRAIN as tiny, cli, one_line_error, train_config
 
@@ -154,7 +155,9 @@ def test_a_second_own_footage_dataset_without_its_own_root_is_refused(tmp_path, 
     b = generate_synth(tmp_path / "b", sequences=2, frames=24, seed=1, size=(160, 120))
     monkeypatch.setenv("DT_DATA_SYNTH", str(a))
     line = one_line_error(cli("train", "-c", cfg, "-o", tmp_path / "run", "--data", f"SYNTH={a}", *tiny))
-    assert f"SYNTH and SYNTH_aux both read '{a.resolve()}'" in line and "--data SYNTH_aux=DIR" in line
+    assert line == ("error: training dataset SYNTH_aux reads only its own --data SYNTH_aux=DIR (no environment "
+                    "variable: DT_DATA_SYNTH and DT_DATA name synth's roots); pass --data SYNTH_aux=DIR, or remove "
+                    "SYNTH_aux from DATA.TRAIN.DATASETS_NAME")
     assert not (tmp_path / "run" / "last.pt").exists()
     ok = cli("train", "-c", cfg, "-o", tmp_path / "run2", "--data", f"SYNTH={a}", "--data", f"SYNTH_aux={b}", *tiny)
     assert ok.exit_code == 0, ok.output
@@ -170,8 +173,8 @@ def test_two_datasets_on_one_folder_are_refused_before_either_is_read(tmp_path, 
     empty = tmp_path / "empty"
     empty.mkdir()
     monkeypatch.setenv("DT_DATA_SYNTH", str(empty))
-    line = one_line_error(cli("train", "-c", cfg, "-o", tmp_path / "run", *tiny))
+    line = one_line_error(cli("train", "-c", cfg, "-o", tmp_path / "run", "--data", f"SYNTH_aux={empty}", *tiny))
     assert f"SYNTH and SYNTH_aux both read '{empty.resolve()}'" in line, line
     monkeypatch.delenv("DT_DATA_SYNTH")
-    line = one_line_error(cli("train", "-c", cfg, "-o", tmp_path / "run", "--data", f"SYNTH={empty}", *tiny))
-    assert "no root for synth: pass --data SYNTH_aux=DIR, or set the environment variable DT_DATA_SYNTH=DIR" in line
+    line = one_line_error(cli("train", "-c", cfg, "-o", tmp_path / "run", "--data", f"SYNTH_aux={empty}", *tiny))
+    assert "no root for synth: pass --data SYNTH=DIR, or set the environment variable DT_DATA_SYNTH=DIR" in line

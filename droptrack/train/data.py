@@ -28,6 +28,7 @@ DATASET_READERS = {
     "SYNTH": ("synth", "train"), "SYNTH_val": ("synth", None),
     "SYNTH_aux": ("synth", "train"),   # a second own-footage root: its own ratio (and DATA.TRAIN.BOX_WEIGHT)
 }
+OWN_ROOT_ONLY = ("SYNTH_aux",)   # names whose root is only their own --data NAME=DIR (the reader's belong to another)
 
 
 def load_datasets(names: list[str], roots: dict[str, str]) -> list[list]:
@@ -68,12 +69,16 @@ def resolved_roots(names: list[str], roots: dict[str, str]) -> dict[str, str]:
     """Real path of each config dataset's root, however it was given (--data NAME=PATH or the reader's name,
     DT_DATA_<NAME>, $DT_DATA/<dir>), as load_datasets reads it: what a resumed run compares. An unknown name or a
     missing root fails here as it would there, before any dataset is read."""
-    from droptrack.data.registry import resolve_root
+    from droptrack.data.registry import env_var, resolve_root
 
     out = {}
     for name in names:
         check_known(name)
         reader = DATASET_READERS[name][0]
+        if name in OWN_ROOT_ONLY and not roots.get(name):   # DT_DATA_SYNTH is SYNTH's: it read that silently
+            raise TrainingError(f"training dataset {name} reads only its own --data {name}=DIR (no environment "
+                                f"variable: {env_var(reader)} and DT_DATA name {reader}'s roots); pass --data "
+                                f"{name}=DIR, or remove {name} from DATA.TRAIN.DATASETS_NAME")
         root = resolve_root(reader, roots.get(name) or roots.get(reader), how=f"--data {name}=DIR")
         out[name] = os.path.realpath(root)
     return out
