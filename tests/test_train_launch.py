@@ -308,15 +308,3 @@ def test_a_torchrun_rank_ends_without_interpreter_shutdown_with_its_output_and_e
     alone = subprocess.run([sys.executable, "-c", EXIT_CHILD, *argv], capture_output=True, text=True, timeout=120,
                            env={**env, "WORLD_SIZE": "1"})
     assert alone.returncode == code and "interpreter shutdown ran" in alone.stdout
-
-
-def test_a_bad_input_every_rank_meets_is_said_once(tmp_path):
-    """`dt train --data EMPTY --nproc 2`: each rank printed the same 'no sequences' error (twice, or N times)."""
-    (tmp_path / "empty").mkdir()
-    proc = subprocess.run([sys.executable, "-m", "droptrack", "train", "-c", "tiny_ce_test", "--data",
-                           str(tmp_path / "empty"), "-o", str(tmp_path / "run"), "--nproc", "2", "--epochs", "1",
-                           "--batch-size", "2", "--samples-per-epoch", "4", "--workers", "0", "--device", "cpu"],
-                          env=env(OMP_NUM_THREADS="1"), capture_output=True, text=True, timeout=300)
-    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error: ")]
-    assert proc.returncode == 2 and len(errors) == 1, proc.stderr
-    assert "training dataset SYNTH: no sequences under" in errors[0]

@@ -343,9 +343,8 @@ def friendly(fn: Callable) -> Callable:
                 warnings.showwarning = functools.partial(_one_line_warning, warnings.showwarning)
                 check_utf8_args(kwargs)   # a latin-1 file name: refused before any work (it crashed at its end)
                 return fn(*args, **kwargs)
-        except DropTrackError as exc:   # dt train --nproc N: a bad input every rank meets is said once, by rank 0
-            if exc.exit_code != 2 or os.environ.get("RANK", "0") == "0" or "DROPTRACK_NPROC_LAUNCHER" not in os.environ:
-                typer.echo(one_line(exc), err=True)
+        except DropTrackError as exc:
+            typer.echo(one_line(exc), err=True)
             raise typer.Exit(exc.exit_code) from None
         except IsADirectoryError as exc:   # a folder where an output file goes (OUTPUT/model.onnx/, boxes.txt.part/)
             # os.replace names the temporary file first
