@@ -101,13 +101,14 @@ def frames_problem(folder: Path) -> str | None:
         shown = ", ".join(p.name for p in bad[:3]) + (", ..." if len(bad) > 3 else "")
         return (f"folder '{folder}' holds {len(bad)} photo(s) in a format OpenCV cannot decode ({shown}); convert "
                 f"them to jpg or png (e.g. `mogrify -format jpg *{bad[0].suffix}` in a copy) or move them out")
+    images = listed_images(folder)   # one listing for both checks below (the reader lists the frames again)
     seen: dict[str, Path] = {}
-    for p in sorted(p for p in folder.iterdir() if is_image_file(p)):
+    for p in sorted(images):
         first = seen.setdefault(p.stem, p)
         if first is not p:
             return (f"folder '{folder}' holds frame '{p.stem}' twice ({first.name}, {p.name}: a converted copy beside "
                     "its original?); every frame would be tracked twice: keep one format, move the others out")
-    return _two_series(folder, frame_images(folder, listed_images(folder), warn=False))
+    return _two_series(folder, frame_images(folder, images, warn=False))
 
 
 def _two_series(folder: Path, frames: list[Path]) -> str | None:

@@ -150,13 +150,13 @@ def check_distinct(paths: Iterable[PathLike], what: str) -> None:
         seen.append(a)
 
 
-def check_readable(label: str, path: PathLike) -> None:
+def check_readable(label: str, path: PathLike, error: type[Exception] = InputError) -> None:
     """An input file this user may read: root reads anything, so only a non-root user meets this (a 0600 file of
     another user was reported as corrupt or undecodable)."""
     p = os.path.expanduser(str(path))
     if os.path.isfile(p) and not os.access(p, os.R_OK):
-        raise InputError(f"{label} {_q(path)} is not readable by this user (Permission denied); fix its permissions "
-                         "(e.g. chmod a+r) or pass a copy you can read")
+        raise error(f"{label} {_q(path)} is not readable by this user (Permission denied); fix its permissions "
+                    "(e.g. chmod a+r) or pass a copy you can read")
 
 
 def check_regular(label: str, path: PathLike, error: type[Exception] = InputError) -> None:

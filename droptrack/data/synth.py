@@ -332,10 +332,7 @@ def _check_own_folder(out: Path) -> None:
         return
     for p in sorted(out.iterdir()):
         if p.name == "list.txt":
-            try:   # a named pipe or folder of that name is not the set's list
-                own = all(_OWN_NAME.fullmatch(n) for n in file_text(p, "replace").split())
-            except OSError:
-                own = False
+            own = all(_OWN_NAME.fullmatch(n) for n in file_text(p, "replace").split())   # a file: checked above
         else:
             own = p.name.startswith(".") or (p.is_dir() and _OWN_NAME.fullmatch(p.name) is not None)
         if not own:

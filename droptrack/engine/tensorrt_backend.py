@@ -20,6 +20,7 @@ import numpy as np
 from droptrack.artifact import REEXPORT, ArtifactMeta
 from droptrack.engine.base import INPUT_NAMES, OUTPUT_NAMES, Backend, DeviceTiming
 from droptrack.errors import BackendError, MetadataError, shell_quote
+from droptrack.paths import check_readable
 
 ALIGNMENT = 256   # bytes: TensorRT's set_tensor_address refuses less aligned device addresses
 
@@ -160,9 +161,7 @@ def read_sidecar(path: Path) -> dict:
         raise BackendError(f"engine '{path}' has a folder where its sidecar {side.name} goes; move it away")
     if not side.is_file():
         raise BackendError(f"engine '{path}' has no sidecar {side.name} (not built by `dt export --engine`); {rebuild}")
-    if not os.access(side, os.R_OK):   # the file is fine, this user may not read it
-        raise BackendError(f"sidecar {side} is not readable by this user (Permission denied); fix its permissions "
-                           "(e.g. chmod a+r)")
+    check_readable("sidecar", side, BackendError)   # the file is fine, this user may not read it
     try:
         if side.stat().st_size > MAX_SIDECAR:   # read whole, it would take that much memory first
             raise BackendError(f"sidecar {side} is {side.stat().st_size / 2**20:.0f} MiB, not an engine description "

@@ -259,7 +259,7 @@ def _absent(tag: str, attrs: Sequence[str]) -> list[str]:
 def _paired(report: Any, first: str, second: str) -> list[tuple[str, float, float]]:
     """(sequence, first's score, second's) of the sequences both trackers score (a finite headline score)."""
     key = headline_key(report.protocol)   # 'auc' under the TrackingNet devkit, which has none, gave no rows
-    rows = {t.name: t.result.per_sequence() for t in report.trackers}
+    rows = {t.name: t.result.per_sequence() for t in report.trackers if t.name in (first, second)}
     if first not in rows or second not in rows:
         return []
     pairs = [(n, rows[first][n].get(key), rows[second][n].get(key)) for n in report.sequences]

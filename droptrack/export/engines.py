@@ -221,8 +221,9 @@ def engine_only(onnx_path: Path, engine: bool, workspace_gb: float, typing: str,
     if onnx_path.is_dir():   # a folder, a pipe, an empty file or a checkpoint named .onnx: what it is, not 'graph'
         raise ExportError(f"'{onnx_path}' is a folder, not an ONNX graph; pass the graph file in it, or a checkpoint")
     check_regular("ONNX file", onnx_path, ExportError)
-    if content_problem(onnx_path):
-        raise ExportError(str(content_problem(onnx_path)))
+    problem = content_problem(onnx_path)   # may parse the whole graph: once
+    if problem:
+        raise ExportError(problem)
     graph = check_onnx_file(onnx_path) if onnx_path.is_file() else None
     if not engine:
         raise ExportError(f"'{onnx_path}' is already an ONNX graph; add --engine to build its TensorRT engine, "

@@ -36,16 +36,17 @@ def header_problem(path: str | Path) -> str:
             "a tracker's is tens of KB), so it was not read")
 
 
-def archive_problem(path: str | Path) -> str:
+def archive_problem(path: str | Path, crc: bool = True) -> str:
     """Why a zip checkpoint must not be handed to torch.load ('' when it may, or when it is not a zip): its entries
-    declare more than twice the bytes the file holds (a compression or overlap bomb: 1000 times is easy)."""
+    declare more than twice the bytes the file holds (a compression or overlap bomb: 1000 times is easy), or (`crc`:
+    its weights are to be read) an entry fails its CRC."""
     try:
         with zipfile.ZipFile(path) as zf:
             declared = sum(info.file_size for info in zf.infolist())
             size = os.path.getsize(path)
             # bounded, then each entry against its CRC: torch.load does not check them, and a flipped run of bytes
             # (a bad transfer or disk) tracked with finite garbage weights, dt doctor saying "ok"
-            bad = zf.testzip() if declared <= 2 * size + SLACK else None
+            bad = zf.testzip() if crc and declared <= 2 * size + SLACK else None
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError):
         return ""   # not a zip (a legacy pickle), or a damaged one: torch.load names that
     if bad is not None:
