@@ -280,7 +280,7 @@ def test_bad_request_bodies_answer_one_line(session):
 
 def test_huge_or_unsized_bodies_are_refused_unread(session):
     """A body is read whole into memory before it is validated: a 50 MB POST was read, parsed and answered 201
-    (unknown keys are ignored). Over 64 KiB is now a 413 and a chunked body (no Content-Length) a 411, both
+    (unknown keys were ignored then). Over 64 KiB is now a 413 and a chunked body (no Content-Length) a 411, both
     before the body is read; the server goes on serving."""
     client = TestClient(create_app(session), base_url="http://127.0.0.1")
     box = json.dumps({**dict(zip("xywh", FACE)), "pad": "a" * (1 << 20)}).encode()
@@ -289,7 +289,9 @@ def test_huge_or_unsized_bodies_are_refused_unread(session):
     r = client.post("/targets", content=iter([box[:10], box[10:]]), headers={"Content-Type": "application/json"})
     assert r.status_code == 411 and "Content-Length" in r.json()["detail"], r.text
     assert client.get("/targets").json() == []
-    assert client.post("/targets", json={**dict(zip("xywh", FACE)), "pad": "a" * 60000}).status_code == 201
+    padded = json.dumps(dict(zip("xywh", FACE))) + " " * 60000   # under 64 KiB: taken (JSON allows the spaces)
+    r = client.post("/targets", content=padded, headers={"Content-Type": "application/json"})
+    assert r.status_code == 201, r.text
 
 
 API = {("GET", "/stats"), ("GET", "/targets"), ("POST", "/targets"), ("PUT", "/targets/{target_id}"),

@@ -3,6 +3,7 @@ HEAD of the snapshot."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -222,3 +223,32 @@ def test_a_stalled_body_is_answered_408_and_a_stop_meanwhile_logs_no_traceback(s
             detail = json.loads(body)["detail"]
             assert ("did not arrive within 0.5 s" if status == b"408" else "shutting down") in detail, detail
     assert not [r for r in caplog.records if r.exc_info or "Exception in ASGI" in r.getMessage()], caplog.text
+
+
+def test_a_misspelt_field_or_websocket_path_is_named_not_ignored(session):
+    """A body with a misspelt field ({"x", "y", "w", "h", "hieght"}) started a target as if the field were not
+    there, and a WebSocket to a path with no route got uvicorn's bare 403, read as a refused token or origin. Both
+    are now refused with one line naming what was sent and what there is: 422 naming the fields, 404 naming the
+    WebSockets (a real uvicorn server, as the 403 came from it); nothing is started."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    client = TestClient(create_app(session), base_url="http://127.0.0.1")
+    box = {"x": 60, "y": 20, "w": 50, "h": 60}
+    for method, path, body, where in (("POST", "/targets", {**box, "hieght": 60}, "hieght"),
+                                      ("PUT", "/targets/0", {**box, "X": 1}, "X"),
+                                      ("POST", "/targets", {"x": 60, "y": 20, "w": 50, "a\nb": 1}, "a\\nb")):
+        r = client.request(method, path, json=body)
+        detail = r.json()["detail"]
+        assert r.status_code == 422 and "\n" not in detail, r.text
+        assert f"{where}: unknown field; the fields are x, y, w, h; send JSON" in detail, detail
+    assert client.get("/targets").json() == []
+    with serving(create_app(session)) as (_, port):
+        with pytest.raises(InvalidStatus) as refused:
+            with connect(f"ws://127.0.0.1:{port}/ws/recods", open_timeout=30):
+                pass
+        assert refused.value.response.status_code == 404
+        assert json.loads(bytes(refused.value.response.body)) == {
+            "detail": "no WebSocket at /ws/recods; the WebSockets are /ws/video and /ws/records"}
+        with connect(f"ws://127.0.0.1:{port}/ws/video", open_timeout=30) as ws:   # the known ones still open
+            assert ws.recv(timeout=30)[:2] == b"\xff\xd8"

@@ -13,7 +13,8 @@ import anyio
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, Field
+from fastapi.routing import APIWebSocketRoute
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
@@ -23,6 +24,7 @@ from droptrack.serve.backoff import client_key
 from droptrack.serve.docs import reference_page
 from droptrack.serve.options import CommandError
 from droptrack.serve.session import Session
+from droptrack.serve.unknown import known_websockets, shown, unknown_field
 
 RECORD_QUEUE = 1000      # records buffered per /ws/records client before the oldest are dropped
 POLL_S = 0.01            # how often a viewer looks for a newer frame
@@ -43,13 +45,14 @@ sets the page's cookie). A bad request is a 4xx whose `detail` is one line (`Api
 own, any request may get 401 (token missing or wrong), 429 (too many wrong tokens from this address: wait for its
 Retry-After), 403 (Host or Origin refused), 408 (headers or body not whole within 10 s), 411/413 (a body of unknown
 length or over 64 KiB) or 503 (over 100 connections open); a WebSocket over 32 at once, or over 8 from one address,
-gets 503."""
+gets 503, and one to a path other than these two 404."""
 
 
 class Box(BaseModel):
     """A box in image pixels of the current frame: left, top, width, height; JSON numbers (strict: true or "12" is
-    a malformed field, not 1 or 12)."""
+    a malformed field, not 1 or 12); any other field is refused, naming these (a misspelt one was ignored)."""
 
+    model_config = ConfigDict(extra="forbid")
     x: float = Field(examples=[60], allow_inf_nan=False, strict=True)
     y: float = Field(examples=[20], allow_inf_nan=False, strict=True)
     w: float = Field(examples=[50], allow_inf_nan=False, strict=True)
@@ -87,6 +90,8 @@ def invalid_request_message(errors) -> str:
         why = e.get("msg", "invalid")
         if e.get("type") == "json_invalid":
             where, why = "body", f"not valid JSON ({e.get('ctx', {}).get('error', why)})"
+        if e.get("type") == "extra_forbidden":
+            where, why = shown(where), unknown_field(Box.model_fields)
         parts.append(f"{where}: {why}")
     hint = ('; send JSON {"x": 60, "y": 20, "w": 50, "h": 60} (image pixels) with Content-Type: application/json'
             if body else "")
@@ -373,5 +378,6 @@ def create_app(session: Session, token: str | None = None, loopback_only: bool =
         finally:
             unsubscribe()
 
-    routes = whole_bodies(limit_websockets(api, max_clients, max_per_client), body_timeout)
+    sockets = [route.path for route in api.routes if isinstance(route, APIWebSocketRoute)]
+    routes = whole_bodies(known_websockets(limit_websockets(api, max_clients, max_per_client), sockets), body_timeout)
     return answer_head(AccessGuard(routes, token, loopback_only, origins, frame_ancestors, cookie, clock))

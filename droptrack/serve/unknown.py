@@ -1,0 +1,34 @@
+"""Clear answers for what dt serve does not know: a JSON field no body has, a WebSocket path with no route."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from droptrack.serve.auth import refuse
+
+SHOWN = 80   # characters of an unknown name or path quoted back (the rest is cut: the answer stays one short line)
+
+
+def shown(name: str) -> str:
+    """A client's field name or path as quoted back: printable (the answer stays one line) and short."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in name[:SHOWN])
+    return text + ("..." if len(name) > SHOWN else "")
+
+
+def unknown_field(fields: Iterable[str]) -> str:
+    """Why a body's field was refused, naming the fields it may have (a misspelt 'hieght' was silently ignored)."""
+    return "unknown field; the fields are " + ", ".join(fields)
+
+
+def known_websockets(app, paths: Iterable[str]):
+    """ASGI wrapper: a WebSocket to a path with no route is refused with 404 naming the WebSockets there are; the
+    router only closed its handshake, which uvicorn answers as a bare 403, read as a refused token or origin."""
+    known = tuple(paths)
+
+    async def wrapped(scope, receive, send) -> None:
+        if scope["type"] != "websocket" or scope["path"] in known:
+            return await app(scope, receive, send)
+        await refuse(scope, receive, send, 404, f"no WebSocket at {shown(scope['path'])}; the WebSockets are "
+                     f"{' and '.join(known)}")
+
+    return wrapped
