@@ -27,6 +27,7 @@ import numpy as np
 from droptrack import filelock
 from droptrack.artifact import artifact_format, atomic_write_bytes, atomic_write_text
 from droptrack.data.media import bundled_video
+from droptrack.engine.threads import check_threads
 from droptrack.errors import InputError, shell_join, shell_quote
 from droptrack.runtime.sinks import Sink, TargetState, annotate
 from droptrack.runtime.sources import Frame
@@ -154,8 +155,7 @@ def check_demo_options(checkpoint: str | Path | None, sequences: int, frames: in
     from droptrack.model.checkpoint import FORMAT, guess_config_name, read_file
     from droptrack.model.torch_files import net_state
 
-    if threads is not None and threads < 1:
-        raise InputError(f"--threads {threads}: use 1 or more")
+    check_threads(threads)   # below 1 or over the cap: refused here, not by dt bench at step 3
     if video_frames < 2:
         raise InputError(f"--video-frames {video_frames} is too small; use at least 2 (init + one tracked frame)")
     if video_frames > VIDEO_FRAMES:   # frame 242 cuts to another shot: the bike would be tracked into it

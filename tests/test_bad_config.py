@@ -78,6 +78,7 @@ OPTION_CASES = [
     ("stop-after-0", ["--stop-after", "0"], ["--stop-after", ">= 1"]),
     ("threads-0", ["--threads", "0"], ["--threads", ">= 1"]),
     ("threads-huge", ["--threads", "99999999999999999999"], ["--threads 99999999999999999999 is more than", "usable"]),
+    ("threads-999", ["--threads", "999"], ["--threads 999 is more than", "usable"]),   # the cap was 1024
     ("workers-huge", ["--workers", "10000"], ["--workers 10000 is more than", "data-loading processes"]),
     ("nproc-0", ["--nproc", "0"], ["--nproc", ">= 1"]),
     ("val-every-0", ["--val-every", "0"], ["--val-every", ">= 1"]),

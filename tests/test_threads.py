@@ -49,7 +49,7 @@ def test_explicit_threads_are_kept_and_checked():
     assert p.threads == 4 and p.reason == "--threads"
     p = plan_threads(4, None, 3, usable=8, env={})
     assert p.threads == 4 and "oversubscribed" in p.reason
-    with pytest.raises(InputError, match=r"--threads 100000 is more than 1024 \(this machine has 4 usable cores\)"):
+    with pytest.raises(InputError, match=r"--threads 100000 is more than 256 \(this machine has 4 usable cores\)"):
         plan_threads(100000, usable=4)     # dt run decoded no frame and crashed (exit 139)
     with pytest.raises(InputError, match="--threads 0"):
         plan_threads(0)
@@ -113,3 +113,28 @@ def test_run_says_when_threads_oversubscribe(tiny_ckpt, tmp_path):
             f"stalls, which slow the FPS above; pass --threads {cores} or fewer") in res.output
     res = CliRunner().invoke(app, [*args, "--threads", str(cores)])
     assert res.exit_code == 0 and "threads:" not in res.output, res.output
+
+
+def test_absurd_thread_counts_are_refused_before_any_work(tiny_ckpt, tmp_path):
+    """--threads 999 was taken by every command (the cap was 1024): dt run on 2 cores tracked at 0.4 FPS with a note
+    only, and dt demo made its data set and exported its models before dt bench refused it at step 3. Over 256 (or
+    the usable cores, where there are more) is now one line and exit 2 before anything is made; 256 itself still
+    runs, oversubscribed, as a CI box of 2 cores may ask for 4."""
+    from droptrack.data import generate_synth
+
+    with pytest.raises(InputError, match=r"^--threads 999 is more than 256 \(this machine has 2 usable cores\); "
+                                         r"pass fewer, e.g. --threads 2$"):
+        plan_threads(999, usable=2)
+    assert plan_threads(256, usable=2).oversubscribed and plan_threads(300, usable=512).threads == 300
+    video = str(bundled_video("carphone_pristine.mp4"))
+    data = generate_synth(tmp_path / "set", sequences=1, frames=3, seed=0, size=(96, 72), split="val")
+    for args in (["run", video, "-m", tiny_ckpt, "--device", "cpu", "--init", "60,40,40,50", "-o", tmp_path / "b.txt"],
+                 ["serve", video, "-m", tiny_ckpt, "--device", "cpu", "--port", "0"],
+                 ["eval", "--dataset", "synth", "--root", data, "-m", tiny_ckpt, "-o", tmp_path / "r"],
+                 ["bench", tiny_ckpt, "--data", video, "--init", "60,40,40,50", "--frames", "4"],
+                 ["demo", "-o", tmp_path / "demo"]):
+        res = CliRunner().invoke(app, [*map(str, args), "--threads", "999"])
+        lines = res.output.strip().splitlines()
+        assert res.exit_code == 2 and len(lines) == 1, (args[0], res.output)
+        assert lines[0].startswith("error: --threads 999 is more than"), (args[0], res.output)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["set"]   # no results, boxes or demo folder made

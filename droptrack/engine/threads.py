@@ -17,7 +17,8 @@ from pathlib import Path
 from droptrack.errors import InputError
 
 SMALL_MODEL_BYTES = 25 * 2 ** 20   # ~6M fp32 parameters; the embedded default model is 8.2 MB
-MAX_THREADS = 1024                  # more failed OpenCV's video decoding and crashed the process on exit
+MAX_THREADS = 256   # --threads beyond this (or the usable cores, if more) is refused: 999 on 2 cores ran at
+                    # 0.4 FPS, with a note only; over 1024 failed OpenCV's decoding and crashed on exit
 
 
 def usable_cores() -> int:
@@ -57,6 +58,18 @@ class ThreadPlan:
     oversubscribed: bool = False   # threads x workers > usable cores (only when --threads asks for it)
 
 
+def check_threads(requested: int | None, usable: int | None = None) -> None:
+    """Refuse --threads below 1 or over max(MAX_THREADS, usable cores), one line, before a command's first step."""
+    if requested is None:
+        return
+    usable = usable or usable_cores()
+    if requested < 1:
+        raise InputError(f"--threads {requested}: use 1 or more")
+    if requested > max(MAX_THREADS, usable):
+        raise InputError(f"--threads {requested} is more than {max(MAX_THREADS, usable)} (this machine has "
+                         f"{usable} usable cores); pass fewer, e.g. --threads {usable}")
+
+
 def plan_threads(requested: int | None, artifact: str | Path | None = None, workers: int = 1,
                  usable: int | None = None, env: dict | None = None) -> ThreadPlan:
     """Threads per worker: `requested` when given (checked), else OMP_NUM_THREADS or a default, capped so that
@@ -66,11 +79,7 @@ def plan_threads(requested: int | None, artifact: str | Path | None = None, work
         raise InputError(f"--workers {workers}: use 1 or more")
     share = max(1, usable // workers)
     if requested is not None:
-        if requested < 1:
-            raise InputError(f"--threads {requested}: use 1 or more")
-        if requested > max(MAX_THREADS, usable):
-            raise InputError(f"--threads {requested} is more than {max(MAX_THREADS, usable)} (this machine has "
-                             f"{usable} usable cores); pass fewer, e.g. --threads {usable}")
+        check_threads(requested, usable)
         if requested * workers > usable:
             return ThreadPlan(requested, f"--threads {requested} x {workers} worker(s) > {usable} usable cores: "
                                          "oversubscribed, expect stalls", oversubscribed=True)
