@@ -25,7 +25,7 @@ from droptrack.data.synth import parse_size
 from droptrack.errors import ConfigError, DropTrackError, InputError, TrainingError
 from droptrack.geometry import validate_init_box
 from droptrack.runtime.run import parse_box
-from droptrack.train.data import parse_data_roots
+from droptrack.train.data import data_name, parse_data_roots
 from droptrack.train.options import TrainOptions, check_options, make_output
 
 EXPLORE = int(os.environ.get("DT_HYPOTHESIS_EXAMPLES", "0"))
@@ -167,7 +167,8 @@ def test_data_roots_map_existing_paths_and_refuse_others(name, exists):
         except TrainingError as exc:
             assert not exists or "the dataset name before '=' is empty" in str(exc)   # ' =PATH'
             return
-        assert exists and roots == {(name or "SYNTH"): str(path)}
+        assert exists and list(roots.values()) == [str(path)]
+        assert list(roots) == [data_name(name or "SYNTH")] and list(roots)[0].lower() == (name or "SYNTH").lower()
         assert name == "" or name.strip(), name
 
 

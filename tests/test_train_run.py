@@ -91,7 +91,7 @@ def test_ignored_data_names_and_output_over_the_data_are_refused(tmp_path, synth
     assert prepare(opts(tmp_path / "b", synth, data=[f"synth={synth}"])).DATA.TRAIN.DATASETS_NAME == ["SYNTH"]
     result = CliRunner().invoke(app, ["train", "--config", "tiny_ce_test", "--output", str(tmp_path / "c"),
                                       "--data", f"GOT10K={synth}"])
-    assert result.exit_code == 2 and result.output.startswith("error: --data GOT10K=") and not (tmp_path / "c").exists()
+    assert result.exit_code == 2 and result.output.startswith("error: --data got10k=") and not (tmp_path / "c").exists()
 
 
 def test_a_dataset_root_given_twice_is_refused_not_silently_dropped(tmp_path, synth):

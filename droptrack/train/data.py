@@ -250,8 +250,17 @@ class EpochBatchSampler(Sampler):
             yield [(self.epoch, start + j) for j in range(self.batch)]
 
 
+def data_name(name: str) -> str:
+    """A --data NAME as droptrack spells it, whatever its letter case (synth_aux: SYNTH_aux, as synth was taken):
+    an exact name first (synth is the reader, SYNTH the dataset), then a dataset's, then a reader's; else as given."""
+    readers = {reader for reader, _ in DATASET_READERS.values()}
+    if name in DATASET_READERS or name in readers:
+        return name
+    return next((known for known in [*DATASET_READERS, *sorted(readers)] if known.lower() == name.lower()), name)
+
+
 def parse_data_roots(items: list[str]) -> dict[str, str]:
-    """--data NAME=PATH (or a bare PATH, taken as SYNTH) -> mapping."""
+    """--data NAME=PATH (or a bare PATH, taken as SYNTH) -> mapping, NAME spelt as droptrack does (`data_name`)."""
     roots = {}
     for item in items or []:
         name, sep, path = item.partition("=")
@@ -260,6 +269,7 @@ def parse_data_roots(items: list[str]) -> dict[str, str]:
         elif not name.strip() or not path.strip():   # '=PATH' read as a dataset named '', 'SYNTH=' as the folder ''
             empty = "the dataset name before '='" if not name.strip() else "the path after '='"
             raise TrainingError(f"--data {item}: {empty} is empty; pass NAME=PATH, e.g. --data SYNTH=data/train")
+        name = data_name(name)
         if path == "~" or path.startswith("~/"):   # NAME=~/... quoted, or from zsh: the CLI expands a leading ~ only
             path = os.path.expanduser(path)
         if not Path(path).exists():
@@ -284,8 +294,8 @@ def check_data_names(roots: dict[str, str], names: list[str]) -> None:
             raise ConfigError(f"DATA.TRAIN.DATASETS_NAME: '{name}' is not a training dataset droptrack reads; "
                               f"{hint}{', '.join(DATASET_READERS)}{')' if close else ''}; one's own footage in the "
                               "GOT-10k layout (<seq>/groundtruth.txt + frames) is SYNTH")
-    both = next((n for n in names if n in roots and DATASET_READERS[n][0] in roots), None)
-    if both is not None:   # the reader's name (--data synth=...) was ignored beside the dataset's
+    both = next((n for n in names if n in roots and DATASET_READERS[n][0] in roots and n not in OWN_ROOT_ONLY), None)
+    if both is not None:   # the reader's name (--data synth=...) was ignored beside the dataset's (SYNTH_aux: not its)
         reader = DATASET_READERS[both][0]
         raise TrainingError(f"--data {both}={roots[both]} and --data {reader}={roots[reader]} both give the root of "
                             f"{both}; pass one of them")
