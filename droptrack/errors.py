@@ -52,6 +52,10 @@ class StrayImagesWarning(UserWarning):
     """Images in a folder of numbered frames named otherwise (a plot, a cover, a screenshot): left out of its frames."""
 
 
+class FrameGapWarning(UserWarning):
+    """A folder of numbered frames whose numbers skip some (0001, 0002, 0005): box file lines stop matching them."""
+
+
 class ExtraImagesWarning(UserWarning):
     """A sequence folder holding more images than its ground truth has boxes (TNL2K): those past the last box are
     left out, as the benchmark's analysis never scores them."""

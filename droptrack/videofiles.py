@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from droptrack.decodelog import DamagedImageWarning
-from droptrack.errors import FrameSizeWarning, printable, StrayImagesWarning
+from droptrack.errors import FrameGapWarning, FrameSizeWarning, printable, StrayImagesWarning
 
 # containers that dataset folders and --data take as videos (dt run opens any file OpenCV's FFmpeg reads): phones,
 # camcorders (AVCHD .mts/.m2ts), IP cameras and recorders (.ts), older cameras and screen captures (.3gp, .wmv, .flv)
@@ -40,11 +40,11 @@ class PixelAspectWarning(UserWarning):
 
 def one_line_warning(show: Any, message: Any, category: type, *rest: Any) -> None:
     """A droptrack warning (rotation, pixel aspect, damaged images, a video short of its header's count, images left
-    out of a folder's frames, a frame of another size than the init frame's) as one 'warning: ...' line on stderr, as
-    dt prints them (the CLI, and dt eval's worker processes); others as `show` (the `warnings.showwarning` it
-    replaces) shows them."""
+    out of a folder's frames, gaps in its numbers, a frame of another size than the init frame's) as one
+    'warning: ...' line on stderr, as dt prints them (the CLI, and dt eval's worker processes); others as `show` (the
+    `warnings.showwarning` it replaces) shows them."""
     if issubclass(category, (RotationWarning, PixelAspectWarning, DamagedImageWarning, ShortVideoWarning,
-                             StrayImagesWarning, FrameSizeWarning)):
+                             StrayImagesWarning, FrameSizeWarning, FrameGapWarning)):
         sys.stderr.write(f"warning: {printable(message)}\n")   # one write: workers' lines do not interleave
         sys.stderr.flush()
     else:

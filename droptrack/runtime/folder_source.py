@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
+import warnings
 from pathlib import Path
 from typing import Iterator
 
 from droptrack.decodelog import first_damage, quiet_opencv as _quiet_opencv
-from droptrack.errors import InputError, SourceError
-from droptrack.imagefiles import frames_problem, no_frames_message, Probes, read_bgr, sorted_images
+from droptrack.errors import FrameGapWarning, InputError, SourceError
+from droptrack.imagefiles import DECIMAL, frames_problem, no_frames_message, Probes, read_bgr, sorted_images
 from droptrack.paths import check_readable
 from droptrack.runtime.source_base import FirstFrameDamaged, Frame, Source
 from droptrack.wording import counted
@@ -29,6 +31,9 @@ class FolderSource(Source):
         self.files = [folder] if folder.is_file() else sorted_images(folder, warn=True)
         if not self.files:
             raise SourceError(no_frames_message(folder))
+        note = None if folder.is_file() else numbering_gap_note(folder, self.files)
+        if note:
+            warnings.warn(note, FrameGapWarning, stacklevel=2)
         self.name = f"image {folder}" if folder.is_file() else f"folder {folder} ({counted(len(self.files), 'image')})"
         if start >= len(self.files):
             raise InputError(f"--start {start}: {self.name} has {len(self.files)} frames; pass --start "
@@ -71,3 +76,36 @@ class FolderSource(Source):
             except ValueError:
                 return None
         return None
+
+
+def frame_numbers(files: list[Path]) -> list[int] | None:
+    """The number each frame's name carries (its last run of digits), where all names share one pattern and differ
+    only there (frame_0001.png, frame_0002.png); None otherwise (timestamps such as 1700000000.25, mixed names)."""
+    if all(DECIMAL.fullmatch(p.stem) for p in files) and any("." in p.stem for p in files):
+        return None   # times in seconds (1700000000.25.png): their fractions are no frame numbers
+    parts = [re.split(r"(\d+)", p.name.lower()) for p in files]
+    if len(parts) < 2 or len(parts[0]) < 2 or any(len(q) != len(parts[0]) for q in parts):
+        return None
+    last = len(parts[0]) - 2   # re.split puts the digit runs at odd positions; this is the last one
+    if any(q[:last] != parts[0][:last] or q[last + 1:] != parts[0][last + 1:] for q in parts):
+        return None
+    return [int(q[last]) for q in parts]
+
+
+def numbering_gap_note(folder: Path, files: list[Path]) -> str | None:
+    """A note when the numbers of a folder's frames (in order) mostly count up by one but skip some (0001, 0002,
+    0005): frames are counted as they lie, so box-file line k and --jsonl frame k stop being the frame numbered k;
+    None where no number is missing or the numbers do not count by one (every 5th frame, timestamps)."""
+    numbers = frame_numbers(files)
+    if numbers is None:
+        return None
+    steps = [b - a for a, b in zip(numbers, numbers[1:])]
+    gaps = [k for k, step in enumerate(steps) if step > 1]
+    if not gaps or steps.count(1) * 2 < len(steps):
+        return None
+    missing = sum(steps[k] - 1 for k in gaps)
+    first = gaps[0]
+    return (f"folder '{folder}' skips {counted(missing, 'frame number')} ({counted(len(gaps), 'gap')}; the first: "
+            f"{files[first].name} is followed by {files[first + 1].name}): its frames are counted as they lie, so from "
+            f"{files[first + 1].name} on the box files' lines and --jsonl's frame numbers are out of step with the "
+            "numbers in the names; restore the missing frames if they must match")
