@@ -217,9 +217,53 @@ def unopened_reason(path: str | Path | None) -> str | None:
         boxes = _top_level_boxes(Path(path))
     except OSError:
         return None
+    if boxes is not None and b"moov" in boxes:
+        kinds = track_kinds(Path(path))
+        if kinds and b"vide" not in kinds:   # re-encoding it (the generic advice) would keep it without a picture
+            what = "audio" if set(kinds) == {b"soun"} else \
+                "tracks of kind " + ", ".join(sorted({printable(k.decode("latin-1")) for k in kinds}))
+            return (f"video '{path}' has no video stream, only {what}: there is no picture to track; pass the file "
+                    "that holds the footage (`ffprobe FILE` lists a file's streams)")
     if boxes is None or b"moov" in boxes or b"moof" in boxes:
         return None
     return (f"video '{path}' is an MP4/MOV file whose index (the 'moov' box) is missing or damaged: a recording "
             "stopped before it was finished, or a copy or download that was cut off; no player or converter reads it "
             "as it is: copy it again from its source, or rebuild the index with a repair tool (e.g. untrunc, given a "
             "good file from the same camera)")
+
+
+def _children(f: Any, start: int, end: int) -> list[tuple[bytes, int, int]]:
+    """The boxes inside an MP4/MOV box's body from `start` to `end` of open file `f`: (type, body start, body end)
+    each, up to the first one that does not fit (a damaged file: the boxes read so far)."""
+    found: list[tuple[bytes, int, int]] = []
+    offset = start
+    while offset + 8 <= end and len(found) < MAX_BOXES:
+        f.seek(offset)
+        head = f.read(16)
+        length, kind, body = int.from_bytes(head[:4], "big"), head[4:8], offset + 8
+        if length == 1 and len(head) == 16:   # a 64-bit size follows the type
+            length, body = int.from_bytes(head[8:16], "big"), offset + 16
+        elif length == 0:   # the box runs to the end of its parent
+            length = end - offset
+        if length < body - offset or offset + length > end:
+            break
+        found.append((kind, body, offset + length))
+        offset += length
+    return found
+
+
+def track_kinds(path: Path) -> list[bytes]:
+    """The handler type of each track of an MP4/MOV file's 'moov' box (b'vide' video, b'soun' audio, b'text',
+    ...), in order; [] when it has none or cannot be read that way (what OpenCV could not open may hold no video)."""
+    try:
+        with open(path, "rb") as f:
+            kinds = []
+            for moov in (b for b in _children(f, 0, path.stat().st_size) if b[0] == b"moov"):
+                for trak in (b for b in _children(f, moov[1], moov[2]) if b[0] == b"trak"):
+                    for mdia in (b for b in _children(f, trak[1], trak[2]) if b[0] == b"mdia"):
+                        for hdlr in (b for b in _children(f, mdia[1], mdia[2]) if b[0] == b"hdlr"):
+                            f.seek(hdlr[1] + 8)   # version and flags, then pre_defined, then the handler type
+                            kinds.append(f.read(4))
+            return kinds
+    except OSError:
+        return []

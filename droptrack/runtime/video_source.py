@@ -21,7 +21,8 @@ def open_video(path: Path, start: int = 0) -> Source:
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise SourceError(unopened_reason(path) or f"video '{path}' could not be read (OpenCV FFMPEG cannot decode "
-                          "it); check the file or convert it with `ffmpeg -i IN -c:v mpeg4 OUT.mp4`")
+                          "it); check the file (`ffprobe FILE` lists its streams: one of only audio has no picture to "
+                          "track) or convert it with `ffmpeg -i IN -c:v mpeg4 OUT.mp4`")
     text = text_drawn_as_video(cap, path)   # a box file given as SOURCE: tracked over pictures of its digits
     if text is not None:
         cap.release()
