@@ -99,6 +99,7 @@ def run(
                                        time_gap_note, unreadable_note)
     from droptrack.imagefiles import lone_frame_note
     from droptrack.engine.threads import plan_threads, usable_cores
+    from droptrack.runtime.resume_unreadable import retracked_counts
     from droptrack.runtime.sinks import box_paths
     from droptrack.errors import FrameSizeWarning
 
@@ -167,7 +168,8 @@ def run(
         typer.echo(f"note: --overwrite removed the earlier run's {printable(', '.join(map(str, summary.removed)))} "
                    f"(this run tracked {counted(summary.num_targets, 'target')})", err=True)
     if summary.resumed:
-        typer.echo(f"note: {resumed_note(summary.resumed, summary.retracked)}", err=True)
+        typer.echo(f"note: {resumed_note(summary.resumed, summary.retracked, *retracked_counts(summary))}",
+                   err=True)
     if summary.left_video:
         typer.echo(f"note: {printable(summary.left_video)}", err=True)
     if summary.stopped and (summary.journal or summary.unfinished):   # q / Esc in the window: the rest of the file
@@ -180,14 +182,19 @@ def run(
         stopped(summary.signal, f"after {counted(summary.frames, 'frame')}{where}{more}")
 
 
-def resumed_note(vouched: int, retracked: int) -> str:
+def resumed_note(vouched: int, retracked: int, tracked: int | None = None, unreadable: int = 0,
+                 unreached: int = 0) -> str:
     """What --resume did with the outputs: went on after their frames, or, where the journal had fallen behind them
     (a full disk refused its updates, a kill came between two), cut them back to its frames and tracked the rest
-    again."""
+    again: of those, `tracked` were (None: all), `unreadable` could not be decoded again, `unreached` came after
+    where this run stopped in turn."""
     if not retracked:
         return f"resumed after the {counted(vouched, 'frame')} the outputs held"
+    again = " and tracked again" if tracked in (None, retracked) else f": {tracked} of them tracked again" + (
+        f", {unreadable} could not be decoded again" if unreadable else "") + (
+        f", {unreached} not reached before this run stopped" if unreached else "")
     return (f"resumed after the {counted(vouched, 'frame')} the resume journal vouched for: the outputs held "
-            f"{vouched + retracked}, and the {retracked} after those were cut off and tracked again (the journal's "
+            f"{vouched + retracked}, and the {retracked} after those were cut off{again} (the journal's "
             "later updates were not written: a kill between two, or a full disk)")
 
 

@@ -67,6 +67,7 @@ class RunSummary:
     removed: list = field(default_factory=list)   # an earlier run's files of --output's name that --overwrite removed
     left_video: str = ""   # what --resume did with the killed run's unfinished --save video (`video_leftover`)
     unreadable: list[int] = field(default_factory=list)   # indices of file frames that could not be decoded
+    earlier_unreadable: list[int] = field(default_factory=list)   # those in the lines a --resume kept
     damaged: DamageLog = field(default_factory=DamageLog)   # file frames decoded despite damage (Frame.damage)
     first_size: tuple[int, int] | None = None   # (W, H) of the first frame
     other_sizes: int = 0   # frames of another size than the first (an image folder mixing sizes)

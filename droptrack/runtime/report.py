@@ -69,8 +69,9 @@ def time_gap_note(summary: RunSummary) -> str | None:
 
 
 def unreadable_note(summary: RunSummary) -> str | None:
-    """A note naming the frames of the file that could not be decoded (skipped, no box), else None."""
-    bad = summary.unreadable
+    """A note naming the frames of the file that could not be decoded (skipped, no box), else None; after --resume,
+    those in the lines the killed run wrote too (the outputs hold them all)."""
+    bad = sorted(set(summary.earlier_unreadable) | set(summary.unreadable))   # a --resume: the killed run's too
     if not bad:
         return None
     shown = ", ".join(map(str, bad[:10])) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")

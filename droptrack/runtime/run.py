@@ -31,7 +31,8 @@ from droptrack.runtime.report import (ended_early_note, ground_truth_note, size_
 from droptrack.runtime.signals import StopFlag, graceful_signals
 from droptrack.runtime.source_base import FirstFrameDamaged
 from droptrack.runtime.start_notes import edge_box_note, warn_at_start
-from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, box_paths
+from droptrack.runtime.resume_unreadable import earlier_unreadable
+from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, box_paths, part_path
 from droptrack.runtime.window import WindowSink, display_problem, select_targets
 from droptrack.textfiles import holds_box_rows
 
@@ -248,7 +249,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         compute = {"device": "cuda:0" if device == "cuda" else device, "pre": pre_used(tracker),
                    **({"threads": threads} if device == "cpu" else {})}   # CPU boxes differ in the last bits too
         ident = resume.identity(opts, boxes, tracker, outputs, compute) if resumable or opts.resume else {}   # hashes
-        point, retracked = None, 0
+        point, retracked, earlier_bad = None, 0, []
         if opts.resume:   # a journal an earlier droptrack wrote is checked as it was written
             legacy = resume.legacy_identity(opts, boxes, tracker, outputs)
             point = resume_point.load(resume.journal_path(outputs), ident, legacy)
@@ -258,6 +259,8 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
                                  f"{opts.max_frames}; pass --max-frames {point.frames} or more (or drop it) to "
                                  f"continue, or {resume.START_OVER}")
             retracked = resume_point.cut_outputs(outputs, point.frames, point.sizes) - point.frames
+            earlier_bad = earlier_unreadable(part_path(outputs[0]), outputs[0] == Path(opts.jsonl or ""),
+                                             first.index)   # the killed run's undecodable frames: in the end note
         ahead = point and readers.seek_ahead(src, first.index, point.frames)
         if ahead:   # a seek past the frames the outputs hold: the reader before it stops first
             frames.close()
@@ -358,6 +361,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
                                                            None if point is None else summary.frames)
             journal.finish()   # the source is done: nothing left to resume
         summary.resumed, summary.retracked = (0 if point is None else point.frames), retracked
+        summary.earlier_unreadable = earlier_bad
         summary.unfinished = unfinished_note(sinks)
         summary.kept = {final: part for s in sinks for part, final in s.unfinished()}
         summary.clashed = [path for s in sinks for path in s.clashes()]
