@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Iterator
 if TYPE_CHECKING:
     import onnx
 
+from droptrack.engine.graph_ops import all_nodes, check_nodes
 from droptrack.errors import cut
 from droptrack.paths import file_stamp
 
@@ -137,15 +138,6 @@ def external_locations(model) -> list[str]:
     return sorted({location for _, location in external_tensors(model) if location})
 
 
-def _nodes(graph) -> Iterator:
-    """Every node of a graph, those of its subgraphs (If branches, loop bodies) too."""
-    for node in graph.node:
-        yield node
-        for attr in node.attribute:
-            for sub in [attr.g] * attr.HasField("g") + list(attr.graphs):
-                yield from _nodes(sub)
-
-
 def _static_bytes(tensor_type) -> int:
     """Bytes of a tensor type whose shape is fully known (0 when a dimension is not)."""
     from onnx import helper
@@ -169,7 +161,7 @@ def graph_problem(model) -> str:
     import onnx
 
     graphs = [model.graph, *model.functions]
-    node = next((n for g in graphs for n in _nodes(g) if n.op_type in LOOPS), None)
+    node = next((n for g in graphs for n in all_nodes(g) if n.op_type in LOOPS), None)
     if node is not None:
         return (f"has a {node.op_type} node {node.name[:60]!r}, a loop that can run without end (a tracker's graph "
                 "has none)")
@@ -280,6 +272,7 @@ def _checked_model(path: str | Path, error: type[Exception]) -> "onnx.ModelProto
     problem = model_problem(model, path)
     if problem:
         raise error(problem)
+    check_nodes(model, path, error)   # a custom-domain op; INT8 nodes under an FP32 label (MetadataError)
     return model
 
 

@@ -111,27 +111,29 @@ def check_graphs(artifacts: list[str]) -> dict[str, Any]:
     is parsed here once, and the check goes to the probe, the latency pass and dt eval (a large graph's parse costs
     hundreds of MB; each loader parsed it again)."""
     from droptrack.engine.onnx_files import check_graph
-    from droptrack.errors import BackendError
+    from droptrack.errors import BackendError, MetadataError
 
     graphs: dict[str, Any] = {}
     for a in artifacts:
         if artifact_format(a) == "onnx" and Path(a).is_file():
             try:
                 graphs[str(a)] = check_graph(a, BackendError)
-            except BackendError as exc:   # the row fails with it; the other rows still run
+            except (BackendError, MetadataError) as exc:   # check_graph_metadata refuses it
                 graphs[str(a)] = exc
     return graphs
 
 
 def check_graph_metadata(graphs: dict[str, Any]) -> None:
     """Refuse (one line, exit 2) before any row runs a graph of `check_graphs` without droptrack metadata (another
-    tool's) or with metadata of a newer droptrack, or one that does not parse (cut short) or reads files outside its
-    folder: bad input on every device, as dt run and dt doctor refuse it; it was a failed row after the other rows
-    were benched (exit 1)."""
+    tool's) or with metadata of a newer droptrack, or one that does not parse (cut short), reads files outside its
+    folder, has a custom-domain op or INT8 nodes under an FP32 label (`graph_ops.check_nodes`): bad input on every
+    device, as dt run and dt doctor refuse it; it was a failed row after the other rows were benched (exit 1)."""
     from droptrack.engine.onnxruntime_backend import meta_from_props
-    from droptrack.errors import InputError
+    from droptrack.errors import InputError, MetadataError
 
     for artifact, graph in graphs.items():
+        if isinstance(graph, MetadataError):
+            raise graph
         if isinstance(graph, Exception):
             raise InputError(str(graph)) from None
         meta_from_props(dict(graph.props), artifact)
