@@ -285,6 +285,19 @@ def named_split(dataset: str, root: str | Path | None, split: str | None) -> str
     return own_chunk(path)
 
 
+def own_root(dataset: str, root: str | Path | None) -> str | None:
+    """The resolved root of one's own footage (--dataset folder or video), for eval.json: its names (cam1, clip) are
+    one's own, so results of two roots in one results folder were taken for each other's; None for a benchmark (its
+    sequences, fingerprinted, may be moved and resumed) or a root that is not there (its reader says so)."""
+    from droptrack.errors import DropTrackError
+
+    try:
+        tag = canonical(dataset)[0]
+        return os.path.realpath(resolve_root(tag, root)) if tag in ("folder", "video") else None
+    except DropTrackError:
+        return None
+
+
 def own_set_name(path: Path) -> str:
     """The name a synth root of one's own sequences gives its default folders: its folder's name in lower-case
     letters, digits and '_' (`output_name` takes only those), or a digest of the name where none is left."""

@@ -140,8 +140,8 @@ def resume_threads(out: Path, plan: ThreadPlan, workers: int, usable: int | None
 def _differs(old: dict[str, Any], ident: dict[str, Any], key: str) -> bool:
     """Whether eval.json's `key` differs from this run's (threads or the config's text not recorded, by an older
     run: unknown)."""
-    unknown = key in ("threads", "split") and None in (old.get(key), ident.get(key)) or (
-        key == "config_sha256" and key not in old)   # split: not recorded by an older run, or dt bench's rows
+    unknown = key in ("threads", "split", "root") and None in (old.get(key), ident.get(key)) or (
+        key == "config_sha256" and key not in old)   # split, root: not recorded by an older run, or dt bench's rows
     return old.get(key) != ident.get(key) and not unknown
 
 
@@ -183,7 +183,7 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
         if isinstance(old.get("device"), str):   # eval.json names the device; cuda:0 and cuda:1 are one kind
             old["device_type"] = old["device"].split(":")[0]
         keys = ("artifact_sha256", "external_data", "config", "config_sha256", "dataset", "tracker_overrides",
-                "realtime", "device_type", "threads", "split")
+                "realtime", "device_type", "threads", "split", "root")   # root: one's own footage's (own_root)
         if any(_differs(old, ident, k) for k in keys) and any(out.glob("*.txt")):
             diff = next(k for k in keys if _differs(old, ident, k))
             label, was, now = diff, repr(old.get(diff))[:80], repr(ident.get(diff))

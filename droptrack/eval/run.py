@@ -64,7 +64,8 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
              ext: dict | None = None, realtime: RealTime | None = None, check_only: bool = False,
              graph: CheckedGraph | None = None, wrap: Callable[[Any], Any] | None = None,
              trust: bool = False, dataset: str | None = None, notes: bool = False,
-             split: str | None = None, old_default: Path | None = None, plots: bool = True) -> EvalResult | None:
+             split: str | None = None, old_default: Path | None = None, plots: bool = True,
+             root: str | None = None) -> EvalResult | None:
     """Track `sequences` (droptrack.data.Sequence objects) with an artifact and write results + report.
 
     Args:
@@ -98,6 +99,8 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         split: the dataset split the sequences are (registry.read_split), recorded in eval.json: results of another
             split in the folder are refused (their submission and report would replace each other's).
         plots: draw the report's curve plots beside its report.json (dt bench draws all its rows together instead).
+        root: one's own footage's root (registry.own_root), recorded in eval.json: a run of another root into the
+            folder is refused (its sequence names, one's own, were taken for the other root's).
     """
     t_start = time.perf_counter()
     seqs = _check_sequences(sequences)
@@ -154,7 +157,7 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
                            ext=ext or None, realtime=realtime, checked=graph, trust=trust)
         spec = checked(spec)   # an .onnx graph: parsed once, here (or by the caller: `graph`)
         ident = {**identity(spec, tag), "threads": plan.threads, "tracker_overrides": overrides or None,
-                 "realtime": realtime.to_dict() if realtime is not None else None, "split": split}
+                 "realtime": realtime.to_dict() if realtime is not None else None, "split": split, "root": root}
         inputs = {s.name: fingerprint(s) for s in seqs}
         check_sibling_split(out, ident)   # the other trackers' results in --output: of one split, as dt analyze needs
         if out.is_dir():   # another run's results are refused before the model loads (checked again under the lock)
@@ -218,7 +221,7 @@ def evaluate_dataset(dataset: str, artifact: str | Path | None = None, root: str
     from droptrack.data import get_sequences
 
     from droptrack.data.registry import (check_dataset_name, check_output_outside_datasets, check_output_outside_root,
-                                         check_split, named_split, output_name, read_split)
+                                         check_split, named_split, output_name, own_root, read_split)
 
     check_dataset_name(dataset)   # before results/<dataset> is made from it
     # one folder whatever the spelling: `--dataset LaSOT` then `--dataset lasot` resumes instead of starting over;
@@ -251,7 +254,8 @@ def evaluate_dataset(dataset: str, artifact: str | Path | None = None, root: str
     if canonical(dataset)[0] in OWN_FOOTAGE:   # one's own clip's first box on a black frame: as dt run warns
         warn_flat_init(seqs, "dt eval")
     return evaluate(artifact, seqs, output_dir, dataset=dataset.strip(), split=read_split(dataset, root, split),
-                    old_default=old_default, **kwargs)   # named as dt analyze names it; the split read: eval.json
+                    old_default=old_default, root=own_root(dataset, root),   # named as dt analyze names it;
+                    **kwargs)   # the split read and one's own footage's root: eval.json
 
 
 def _root_hint(dataset: str, root: str | Path | None) -> str | None:
