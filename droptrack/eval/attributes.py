@@ -4,7 +4,8 @@ Where a sequence's attributes come from (the first that exists; a sequence witho
   synth      `<seq>/attributes.txt`: one tag per line (empty file = no attribute), written by `dt data synth`.
   LaSOT      the toolkit's `att/<seq>.txt`: one line of 14 comma-separated 0/1 flags in LASOT_ATTRIBUTES order,
              looked up in `--attributes DIR`, then `att/` and `annos/att/` next to the class folders or the root,
-             then the sequence folder (`<seq>/attributes.txt` with tags, or the 14 flags).
+             then the sequence folder (`<seq>/attributes.txt` with tags, or the 14 flags). An empty att/ file
+             (not a sequence folder's attributes.txt) is no information: left out, and the note names it.
   UAV123     the benchmark's `anno/UAV123/att/<stem>.txt` (sequence `uav_<stem>`): one line of 12 comma-separated 0/1
              flags in UAV123_ATTRIBUTES order, looked up in `--attributes DIR` (as `<stem>.txt` or `uav_<stem>.txt`),
              then under the dataset root.
@@ -151,10 +152,37 @@ def sequence_attributes(seq: Any, att_dir: str | Path | None = None) -> list[str
         return None
     for path in _candidates(seq, folder, Path(att_dir) if att_dir is not None else None):
         if path.is_file():
-            return parse_attribute_file(path)
+            return None if empty_flag_file(path, folder) else parse_attribute_file(path)
     if getattr(seq, "dataset", None) == "got10k" and (folder / "absence.label").is_file():
         return derived_got10k(folder, seq.boxes)
     return None
+
+
+def empty_flag_file(path: Path, folder: Path) -> bool:
+    """Whether `path` is an empty toolkit attribute file (att/, --attributes DIR: a line of 0/1 flags, even where a
+    sequence has none): nothing is known of that sequence; a sequence folder's own attributes.txt (dt data synth's
+    tags) that is empty says it has no attribute."""
+    return path != folder / "attributes.txt" and path.stat().st_size == 0
+
+
+def empty_files(sequences: Sequence[Any], att_dir: str | Path | None) -> list[Path]:
+    """The empty toolkit attribute files (`empty_flag_file`) that `sequences` would be read from, for the note."""
+    att = Path(att_dir) if att_dir is not None else None
+    found = []
+    for seq in sequences:
+        folder = _sequence_dir(seq)
+        path = next((p for p in _candidates(seq, folder, att) if p.is_file()), None) if folder is not None else None
+        if path is not None and empty_flag_file(path, folder):
+            found.append(path)
+    return found
+
+
+def _empty_said(empty: list[Path]) -> str:
+    """'FILE is empty (...)' / 'FILE and N more are empty (...)' for the note; '' when none is."""
+    if not empty:
+        return ""
+    more = f" and {len(empty) - 1} more are" if len(empty) > 1 else " is"
+    return f"{empty[0]}{more} empty (a toolkit attribute file holds its 0/1 flags, all 0 for none)"
 
 
 def _check_att_dir(sequences: Sequence[Any], att_dir: str | Path | None) -> None:
@@ -218,8 +246,11 @@ def per_attribute(report: Any, sequences: Sequence[Any], att_dir: str | Path | N
               "synth": "synthetic attributes.txt"}.get(report.tag, "attribute files")
     source = f"attribute files in {att_dir}" if att_dir is not None else source   # --attributes DIR: those files
     out = AttributeReport(source, tuple(keys), len(known))
+    said = _empty_said(empty_files([by_name[n] for n, t in tags.items() if t is None], att_dir))
     if not known or not keys:
-        if not known:
+        if not known and said:
+            why = f"{said}; fill each from the toolkit's att/ files (one line of flags per sequence)"
+        elif not known:
             what = "the sequence" if len(tags) == 1 else f"the {len(tags)} sequences"
             why = (f"no attribute files for {what}; pass --attributes DIR (the LaSOT or UAV123 "
                    "toolkit's att/ folder), or make a synthetic set with dt data synth --attributes all")
@@ -240,7 +271,7 @@ def per_attribute(report: Any, sequences: Sequence[Any], att_dir: str | Path | N
     if len(known) < len(tags):
         left = len(tags) - len(known)
         notes.append(f"{left} of {counted(len(tags), 'sequence')} {'has' if left == 1 else 'have'} no attribute "
-                     "information (left out)")
+                     "information (left out)" + (f": {said}" if said else ""))
     absent = _absent(report.tag, attrs)
     if absent:   # a benchmark's attribute with no row was not there to read as 'none of these sequences'
         notes.append(f"no scored sequence has {', '.join(absent)} (no row)")
