@@ -151,6 +151,7 @@ class TestCfg:
     SCALE_SEARCH: list[float] | None = None
     SCALE_PENALTY: float = 0.95
     SCALE_FUSE: float | None = None
+    SCALE_GATE: float | None = None
     CROP_GRID: float | None = None
     WINDOW_POWER: float | None = None
     GRID_WINDOW: str = "crop"

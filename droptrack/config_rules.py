@@ -189,6 +189,7 @@ TRACKER_EXT_RULES: dict[str, Rule] = {
     "SCALE_SEARCH": Rule(list, item=Rule(float, lo=0.25, hi=4.0), optional=True, most=8),   # crops per target
     "SCALE_PENALTY": Rule(float, lo=0, hi=1, lo_open=True),
     "SCALE_FUSE": Rule(float, lo=0, hi=1, optional=True),
+    "SCALE_GATE": Rule(float, lo=0, hi=1, lo_open=True, optional=True),
     "CROP_GRID": Rule(float, lo=0, hi=0.25, lo_open=True, optional=True),
     "WINDOW_POWER": Rule(float, lo=0, hi=4, optional=True),
     "GRID_WINDOW": _only("crop", "target", why="with CROP_GRID, the cosine window centred on the grid crop or on "

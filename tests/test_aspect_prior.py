@@ -15,7 +15,8 @@ from droptrack.cli.ext_options import ext_overrides
 from droptrack.config import meta_from_config
 from droptrack.errors import ConfigError
 from droptrack.runtime.box_shape import toward_aspect
-from droptrack.runtime.extensions import Extensions, TargetMemory, TrackerExt, merge_overrides
+from droptrack.runtime.ext_overrides import merge_overrides
+from droptrack.runtime.extensions import Extensions, TargetMemory, TrackerExt
 from droptrack.runtime.resume import _settings
 from droptrack.runtime.snapshot import memory_from_dict
 from droptrack.runtime.tracker import Tracker

@@ -82,7 +82,7 @@ def test_the_lines_are_dt_run_s_own(own_keys, tmp_path, one_thread):
 def test_what_the_file_says_of_itself_is_what_its_loaded_tracker_runs(own_keys, onnx_model):
     """The meta read without loading the model agrees with the loaded tracker's settings, a --config over a
     checkpoint's own included."""
-    from droptrack.runtime.extensions import merge_overrides
+    from droptrack.runtime.ext_overrides import merge_overrides
     from droptrack.runtime.start_notes import artifact_meta
     from droptrack.runtime.tracker import load_tracker
 

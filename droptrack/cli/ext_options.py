@@ -69,6 +69,9 @@ EXTENSION_OPTIONS = (
     ("scale_fuse", Optional[str], None, "--scale-fuse", "With --scale-search: the box is the score-weighted mean "
      "of the crops' boxes that overlap the winner's by at least this IoU (TEST.SCALE_FUSE, [0,1], e.g. 0.5); "
      "'off': the winner's box alone."),
+    ("scale_gate", Optional[str], None, "--scale-gate", "With --scale-search: a target's extra crops run only "
+     "after a frame whose normal crop scored under this (TEST.SCALE_GATE, (0,1], e.g. 0.5; fewer network calls); "
+     "'off': every frame."),
     ("crop_grid", Optional[str], None, "--crop-grid", "Search window on a grid of this fraction of its side "
      "(TEST.CROP_GRID, (0,0.25], e.g. 0.1): a box error smaller than a step gives the same crop, so FP16/INT8 "
      "errors do not compound; 'off' turns the model's off."),

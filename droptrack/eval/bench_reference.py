@@ -244,7 +244,7 @@ def _in_effect(ext: Any) -> dict[str, Any]:
     is off changes nothing tracked: the anchor's keys without ANCHOR_SCALE or ANCHOR_NCC, GRID_WINDOW without
     CROP_GRID, e.g. a model's anchor turned off by --official)."""
     from droptrack.runtime.anchor import anchored
-    from droptrack.runtime.extensions import DEPENDS_ON, KEYS
+    from droptrack.runtime.ext_overrides import DEPENDS_ON, KEYS
 
     def acts(key: str) -> bool:
         switch = DEPENDS_ON.get(key, key)
@@ -258,7 +258,7 @@ def check_settings(rows: list[Any], refs: list[Reference], opts: Any) -> None:
     exported with another --config, the bench's options over both) is refused before any work, in one line: every
     frame where the settings act diverges, so its gates failed after the whole bench had run, measuring the
     settings, not the export."""
-    from droptrack.runtime.extensions import merge_overrides
+    from droptrack.runtime.ext_overrides import merge_overrides
     from droptrack.runtime.start_notes import artifact_meta
 
     own: dict[str, Any] = {}

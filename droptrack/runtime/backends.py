@@ -9,7 +9,8 @@ from os import PathLike
 from droptrack.artifact import artifact_format, content_problem
 from droptrack.engine.base import Backend
 from droptrack.errors import InputError
-from droptrack.runtime.extensions import TrackerExt, merge_overrides
+from droptrack.runtime.ext_overrides import merge_overrides
+from droptrack.runtime.extensions import TrackerExt
 from droptrack.runtime.inputs import check_device, check_path, check_threads
 
 

@@ -43,7 +43,7 @@ import numpy as np
 
 from droptrack.config import TestCfg
 from droptrack.config_rules import TRACKER_EXT_RULES, check_value, text_number
-from droptrack.errors import ConfigError, InputError, shown
+from droptrack.errors import ConfigError, shown
 from droptrack.geometry import box_iou, clip_box
 from droptrack.runtime.anchor import TargetAnchor, anchor_words, anchored, start_anchors
 from droptrack.runtime.box_shape import smooth_size, toward_aspect
@@ -75,6 +75,7 @@ class TrackerExt:
     scale_search: tuple[float, ...] | None = TestCfg.SCALE_SEARCH
     scale_penalty: float = TestCfg.SCALE_PENALTY
     scale_fuse: float | None = TestCfg.SCALE_FUSE
+    scale_gate: float | None = TestCfg.SCALE_GATE
     crop_grid: float | None = TestCfg.CROP_GRID
     window_power: float | None = TestCfg.WINDOW_POWER
     grid_window: str = TestCfg.GRID_WINDOW
@@ -104,8 +105,9 @@ class TrackerExt:
         parts += [f"template refresh at {self.template_refresh:g}"] if self.template_refresh is not None else []
         if self.scale_search is not None:
             parts.append(f"scale search {', '.join(f'{s:g}' for s in self.scale_search)} "
-                         f"(penalty {self.scale_penalty:g}" + (f", boxes fused at IoU {self.scale_fuse:g})"
-                                                              if self.scale_fuse is not None else ")"))
+                         f"(penalty {self.scale_penalty:g}" + (f", boxes fused at IoU {self.scale_fuse:g}"
+                                                              if self.scale_fuse is not None else "")
+                         + (f", gated at {self.scale_gate:g})" if self.scale_gate is not None else ")"))
         if self.crop_grid is not None:
             parts.append(f"crop grid {self.crop_grid:g}" + (", window on the target" if self.moves_window else ""))
         parts += [f"window power {self.window_power:g}"] if self.window_power is not None else []
@@ -137,7 +139,8 @@ class TrackerExt:
 
 
 # the keys whose options take 'off' (--scale-search off): the switch keys that take null, and SCALE_FUSE
-OFF_TEXT = ("SCALE_SEARCH", "CROP_GRID", "WINDOW_POWER", "SCALE_FUSE", "ANCHOR_SCALE", "ANCHOR_NCC", "ASPECT_PRIOR")
+OFF_TEXT = ("SCALE_SEARCH", "CROP_GRID", "WINDOW_POWER", "SCALE_FUSE", "SCALE_GATE", "ANCHOR_SCALE", "ANCHOR_NCC",
+            "ASPECT_PRIOR")
 
 
 def check_keys(keys: dict, option_names: bool = False, prefix: str = "TEST.") -> dict:
@@ -213,6 +216,7 @@ class TargetMemory:
     history: list[bool] = field(default_factory=list)   # wide flag of the last HISTORY tracked frames (tests)
     anchor: TargetAnchor | None = None   # ANCHOR_SCALE / ANCHOR_NCC: the first frame's template and scale filter
     aspect: float | None = None          # ASPECT_PRIOR: the init box's w / h
+    peak: float = 0.0        # SCALE_GATE: the normal crop's peak on the last tracked frame (0 after init)
 
     def to_dict(self) -> dict:
         """JSON-safe state (without `history`, which only tests and reports read): `dt run --resume`'s journal, read
@@ -220,7 +224,8 @@ class TargetMemory:
         return {"confident": [float(v) for v in self.confident], "velocity": [float(v) for v in self.velocity],
                 "since": self.since, "low": self.low, "wide": self.wide, "refreshed": self.refreshed,
                 **({"anchor": self.anchor.to_dict()} if self.anchor is not None else {}),
-                **({"aspect": float(self.aspect)} if self.aspect is not None else {})}
+                **({"aspect": float(self.aspect)} if self.aspect is not None else {}),
+                **({"peak": float(self.peak)} if self.peak else {})}
 
 
 class Extensions:
@@ -231,6 +236,7 @@ class Extensions:
         self.search_factor = search_factor
         self.memory: list[TargetMemory] = []
         self.shifts: list[tuple[float, float]] = []   # per crop of the last `crops`: target - crop centre
+        self.counts: list[int] = []   # per target: its crops in the last `crops` batch
 
     def reset(self, states: list[list[float]], frame=None) -> None:
         """New targets (initialisation): confident at their init boxes, their first-frame anchors started on `frame`."""
@@ -262,16 +268,18 @@ class Extensions:
         frame with no search of its own, the init frame or an unreadable one, reports it)."""
         return [m.wide for m in self.memory]
 
-    @property
-    def per_target(self) -> int:
-        """Search crops per target and frame (1 + the scale-search factors), consecutive in the batch."""
-        return len(self.ext.scales)
+    def crop_counts(self) -> list[int]:
+        """Search crops per target on the next frame, consecutive in the batch: 1 + the scale-search factors, or
+        the normal crop alone where SCALE_GATE is set and the target's last normal crop scored at least it."""
+        gate, every = self.ext.scale_gate, len(self.ext.scales)
+        return [1 if gate is not None and m.peak >= gate else every for m in self.memory]
 
     def crops(self, states: list[list[float]], image_hw: tuple[int, int]) -> tuple[list[list[float]], list[float]]:
         """The box each search crop is centred on and sized by, and its factor (official: the state, SEARCH_FACTOR);
-        `per_target` consecutive crops per target (scale search: the same box, the factor times each scale)."""
+        `crop_counts` consecutive crops per target (scale search: the same box, the factor times each scale)."""
         anchors, factors, shifts, moves = [], [], [], self.ext.moves_window
-        for state, mem in zip(states, self.memory):
+        self.counts = self.crop_counts()
+        for state, mem, count in zip(states, self.memory, self.counts):
             anchor, factor = list(state), self.search_factor
             if mem.wide:
                 anchor = mem.confident
@@ -279,7 +287,7 @@ class Extensions:
                     vx, vy = mem.velocity
                     anchor = [anchor[0] + vx * mem.since, anchor[1] + vy * mem.since, anchor[2], anchor[3]]
                 anchor, factor = clip_box(anchor, *image_hw, margin=10), float(self.ext.reacq_factor)
-            for scale in self.ext.scales:
+            for scale in self.ext.scales[:count]:
                 anchors.append(grid_anchor(anchor, factor * scale, self.ext.crop_grid))
                 factors.append(factor * scale)
                 if moves:   # only GRID_WINDOW 'target' reads them (`windows`)
@@ -295,13 +303,18 @@ class Extensions:
         return moved_windows(feat_size, [(sx * feat_size, sy * feat_size) for sx, sy in self.shifts],
                              self.ext.window_power)
 
+    def starts(self) -> list[int]:
+        """Per target, the index in the last `crops` batch of its first (normal) crop."""
+        return [sum(self.counts[:i]) for i in range(len(self.counts))]
+
     def select(self, peaks) -> list[int]:
         """Per target, the index (in the batch) of the crop that wins the scale search: the highest peak, a
-        non-unit scale's multiplied by SCALE_PENALTY (ties: the normal crop)."""
-        n = self.per_target
+        non-unit scale's multiplied by SCALE_PENALTY (ties: the normal crop); notes the normal crop's peak, which
+        SCALE_GATE reads on the next frame."""
         chosen = []
-        for start in range(0, len(peaks), n):
+        for mem, start, n in zip(self.memory, self.starts(), self.counts):
             scored = self._scored(peaks[start:start + n])
+            mem.peak = float(peaks[start])
             chosen.append(start + max(range(n), key=scored.__getitem__))   # first of equal maxima
         return chosen
 
@@ -356,41 +369,3 @@ class Extensions:
         else:
             mem.low = 0
         return state
-
-
-# a setting key -> the switch key without which it does nothing
-DEPENDS_ON: dict[str, str] = {"ASPECT_PENALTY": "SIZE_LR", "REACQ_THRESHOLD": "REACQ_FACTOR",
-                              "REACQ_FRAMES": "REACQ_FACTOR", "REACQ_RECOVER": "REACQ_FACTOR",
-                              "REACQ_CENTER": "REACQ_FACTOR", "TEMPLATE_REFRESH_EVERY": "TEMPLATE_REFRESH",
-                              "SCALE_PENALTY": "SCALE_SEARCH", "SCALE_FUSE": "SCALE_SEARCH", "GRID_WINDOW": "CROP_GRID"}
-
-
-def merge_overrides(base: dict, overrides: dict | None, api: bool = False) -> TrackerExt:
-    """Artifact keys updated by command-line overrides (checked with the option names; `api`: the Python API's `ext`
-    dict, its errors naming its keys and, as the API's other bad arguments, an InputError (a ValueError)); an
-    override of a setting whose extension ends up off (neither the artifact nor the overrides turn it on) is
-    refused: it would do nothing."""
-    try:
-        return _merged(base, overrides, api)
-    except ConfigError as exc:
-        if api and overrides:
-            raise InputError(str(exc)) from None
-        raise
-
-
-def _merged(base: dict, overrides: dict | None, api: bool) -> TrackerExt:
-    """merge_overrides' work; its errors are ConfigErrors."""
-    check_keys(overrides or {}, option_names=not api, prefix="ext ")
-    ext = TrackerExt.from_keys({**(base or {}), **(overrides or {})})
-    for key in overrides or {}:
-        switch = DEPENDS_ON.get(key)
-        if switch is not None and getattr(ext, switch.lower()) is None:
-            off = (overrides or {}).get(switch, 0) is None
-            if api:
-                why = f"ext sets {switch} to None" if off else f"this model's TEST.{switch} is off"
-                raise ConfigError(f"ext {key} does nothing without {switch} ({why}); add {switch} to ext or drop {key}")
-            opt, on = KEYS[key][1], KEYS[switch][1]
-            why = "the options turn it off (--official or 'off')" if off else f"this model's TEST.{switch} is off"
-            raise ConfigError(f"{opt} does nothing without {on} ({why}); add {on} or drop {opt}")
-    return ext
-

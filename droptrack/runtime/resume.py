@@ -88,9 +88,10 @@ def legacy_identity(opts: Any, boxes: list, tracker: Any, outputs: list[Path]) -
 def _settings(opts: Any, boxes: list, tracker: Any, outputs: list[Path]) -> dict:
     """The init boxes, tracker settings and outputs of a run (the identity beyond its files)."""
     on = anchored(tracker.ext)
+    quiet = (("anchor_box", "state"), ("aspect_prior", None), ("scale_gate", None))
     ext = {k: v for k, v in dataclasses.asdict(tracker.ext).items()   # anchor keys absent while off (and
-           if (on or not k.startswith("anchor_"))                 # ANCHOR_BOX at 'state'): earlier
-           and (k, v) not in (("anchor_box", "state"), ("aspect_prior", None))}   # journals match, and stay short
+           if (on or not k.startswith("anchor_"))                 # ANCHOR_BOX at 'state', later keys off):
+           and (k, v) not in quiet}                               # earlier journals match, and stay short
     return {"init": [[float(v) for v in b] for b in boxes], "tracker": ext,
             "lost_threshold": opts.lost_threshold, "fps": opts.fps, "outputs": [str(p.resolve()) for p in outputs],
             "streams": {"--jsonl": _streamed(opts.jsonl if opts.jsonl != "-" else None),

@@ -88,8 +88,9 @@ def memory_from_dict(d: Any, ext: TrackerExt, like: TargetMemory) -> TargetMemor
         raise ValueError("it has no first-frame anchor, which this tracker's settings use" if saved is None else
                          "it has a first-frame anchor, which this tracker's settings do not use")
     anchor = TargetAnchor.from_dict(saved, like.anchor) if saved is not None else None
+    peak = numbers_of([d.get("peak", 0.0)], 1, "peak")[0]   # absent: 0 (a journal from before SCALE_GATE)
     return TargetMemory(confident, tuple(velocity), since, low, d["wide"], refreshed, anchor=anchor,
-                        aspect=aspect)
+                        aspect=aspect, peak=peak)
 
 
 def _memory(saved: Any, tracker: Any, states: list[list[float]]) -> list[TargetMemory] | None:

@@ -84,7 +84,7 @@ def settings_notes(artifact: str | None, config: str | None, overrides: dict | N
 def meta_notes(meta: Any, overrides: dict | None) -> list[str]:
     """`extension_notes` of a model described by `meta` (an ArtifactMeta: its TEST keys, its search factor) with
     `overrides` over its keys, as the loaded tracker merges them (dt bench: each row's loaded backend's meta)."""
-    from droptrack.runtime.extensions import merge_overrides
+    from droptrack.runtime.ext_overrides import merge_overrides
 
     return extension_notes(merge_overrides(meta.tracker or {}, overrides), meta.search_factor, None, overrides or {})
 

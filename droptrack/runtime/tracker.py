@@ -235,8 +235,8 @@ class Tracker:
         self._pre = (tuple(frame.shape[:2]), self._crop_count())
 
     def _crop_count(self) -> int:
-        """Search crops per frame: one per target, or the scale search's per target."""
-        return self.num_targets * (self.extensions.per_target if self.extensions else 1)
+        """Search crops per frame: one per target, or the scale search's per target (`Extensions.crop_counts`)."""
+        return sum(self.extensions.crop_counts()) if self.extensions else self.num_targets
 
     def postprocess(self, out: dict, factors: list[float], image_hw: tuple[int, int]) -> list[TrackResult]:
         """Hann window, argmax decode, map back with the unrounded origin, 10-px clip; updates the states."""
@@ -266,14 +266,15 @@ class Tracker:
         """`update_states` with extensions: each target's winning crop (scale search), then the extensions' update."""
         ext = self.extensions
         results = []
-        n = ext.per_target
+        starts = ext.starts()
         gray = gray_of(self._host) if any(m.anchor is not None for m in ext.memory) else None
         for i, c in enumerate(ext.select(peaks)):
             if self.ext.scale_fuse is None:
                 mapped = self._mapped(boxes, factors, c)
             else:   # SCALE_FUSE: every crop of this target, mapped back, then their weighted mean
-                crops = range(i * n, i * n + n)
-                mapped = ext.fuse([self._mapped(boxes, factors, j) for j in crops], peaks[i * n:i * n + n], c - i * n)
+                crops = range(starts[i], starts[i] + ext.counts[i])
+                mapped = ext.fuse([self._mapped(boxes, factors, j) for j in crops], peaks[crops.start:crops.stop],
+                                  c - starts[i])
             wide, shown = ext.memory[i].wide, None   # wide: this frame's crop's (`crops`); the update may change it
             if ext.memory[i].anchor is not None:   # ANCHOR_* (runtime/anchor.py); ANCHOR_BOX 'report': shown only
                 fixed = ext.memory[i].anchor.apply(gray, mapped, self.ext.anchor_ncc, self.ext.anchor_scale,
@@ -357,12 +358,10 @@ class Tracker:
 
     def search_templates(self) -> np.ndarray | Any:
         """The template batch that goes with the search crops: each target's repeated for its crops (scale search)."""
-        n = 1 if self.extensions is None else self.extensions.per_target
-        if n == 1:
+        counts = [1] if self.extensions is None else self.extensions.counts
+        if max(counts, default=1) == 1:
             return self.templates
-        if hasattr(self.templates, "repeat_interleave"):
-            return self.templates.repeat_interleave(n, 0)
-        return np.repeat(self.templates, n, axis=0)
+        return self.templates[[i for i, n in enumerate(counts) for _ in range(n)]]   # numpy or torch rows
 
     def infer(self, search: np.ndarray | Any) -> dict:
         """One backend call on the search crops (`preprocess`'s), with `search_templates`."""
