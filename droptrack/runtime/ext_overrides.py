@@ -9,8 +9,8 @@ from droptrack.runtime.extensions import KEYS, TrackerExt, check_keys
 DEPENDS_ON: dict[str, str] = {"ASPECT_PENALTY": "SIZE_LR", "REACQ_THRESHOLD": "REACQ_FACTOR",
                               "REACQ_FRAMES": "REACQ_FACTOR", "REACQ_RECOVER": "REACQ_FACTOR",
                               "REACQ_CENTER": "REACQ_FACTOR", "TEMPLATE_REFRESH_EVERY": "TEMPLATE_REFRESH",
-                              "SCALE_PENALTY": "SCALE_SEARCH", "SCALE_FUSE": "SCALE_SEARCH", "SCALE_GATE": "SCALE_SEARCH",
-                              "GRID_WINDOW": "CROP_GRID"}
+                              "SCALE_PENALTY": "SCALE_SEARCH", "SCALE_FUSE": "SCALE_SEARCH",
+                              "SCALE_GATE": "SCALE_SEARCH", "GRID_WINDOW": "CROP_GRID"}
 
 
 def merge_overrides(base: dict, overrides: dict | None, api: bool = False) -> TrackerExt:
