@@ -109,6 +109,34 @@ def import_torch() -> ModuleType | None:
     return torch
 
 
+def noted(signum: int, what: str) -> None:
+    """'SIGTERM: WHAT' on stderr, from a handler that lets the signal pass: a stderr that is gone (a closed terminal's
+    SIGHUP) or that the interrupted code was writing to (a reentrant write) loses the line, not the work."""
+    import sys
+
+    try:
+        sys.stderr.write(f"{signal.Signals(signum).name}: {what}\n")
+    except (OSError, ValueError, RuntimeError):
+        pass
+
+
+@contextlib.contextmanager
+def command_signals(hold: bool, process: bool) -> Iterator[None]:
+    """A CLI command's stop signals: for a long one (`hold`: HELD_FOR), held while ignored (`held_while_ignored`),
+    and, where the process ends with the command (the CLI's entry: `process`), ignored from its end on, so that one
+    sent while the interpreter exits (0.1-0.3 s with torch loaded) neither kills the process after its stop line
+    (exit 143 after a Ctrl-C's 130) nor adds a traceback; SIGKILL still ends it. SIG_IGN, not a Python handler:
+    the interpreter's finalization puts those back to SIG_DFL before it unloads the modules. Not in process (a
+    test's runner): the handlers stay as they were."""
+    with held_while_ignored(hold):
+        try:
+            yield
+        finally:
+            if hold and process and threading.current_thread() is threading.main_thread():
+                for s in STOPS:
+                    signal.signal(s, signal.SIG_IGN)
+
+
 def stop_error(signum: int) -> KeyboardInterrupt:
     """What a stop signal raises: KeyboardInterrupt for SIGINT (the CLI says 'interrupted'), else Stopped."""
     return KeyboardInterrupt() if signum == signal.SIGINT else Stopped(signum)

@@ -27,7 +27,7 @@ from droptrack.errors import (CornerBoxFileWarning, DropTrackError, EdgeBoxWarni
 from droptrack.cli.arg_text import check_utf8_args
 from droptrack.cli.repeated import repeated_option
 from droptrack.cli.stdout_room import stdout_full_line, whole_stdout_writes
-from droptrack.signals import held_for, held_while_ignored, keep_interrupts_from_callbacks
+from droptrack.signals import command_signals, held_for, keep_interrupts_from_callbacks
 from droptrack.videofiles import one_line_warning
 
 
@@ -240,7 +240,7 @@ class OneLineUsageErrors(TyperGroup):
             sys.exit(2)
         keep_interrupts_from_callbacks()   # the console script's entry: as `python -m droptrack`'s
         try:   # long commands (HELD_FOR) take SIGINT / SIGTERM even when ignored: held from here for their handlers
-            with held_while_ignored(held_for(self._command(args)[0])), whole_stdout_writes():
+            with command_signals(held_for(self._command(args)[0]), args is None), whole_stdout_writes():
                 rv = super().main(args if given == raw else given, prog_name, complete_var, standalone_mode=False,
                                   **extra)   # unchanged: as given (Click expands Windows' wildcards only then)
                 sys.stdout.flush()   # here, not in the interpreter's exit, where a full disk is 'Exception ignored'

@@ -94,6 +94,7 @@ def run(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from droptrack.runtime.signals import after_run
     from droptrack.runtime.run import (RunOptions, ended_early_note, ground_truth_note, resume_advice,
                                        run as run_tracking, size_note, summary_line, summary_table,
                                        time_gap_note, unreadable_note)
@@ -125,61 +126,62 @@ def run(
         progress.update(task, completed=s.frames, fps=s.fps if s.fps == s.fps else 0.0)
 
     warnings.filterwarnings("ignore", category=FrameSizeWarning)   # size_note says it once at the end, with a count
-    try:
-        summary = run_tracking(opts, on_start=start, on_frame=frame_done)
-    finally:
-        if progress.live.is_started:   # stopping a never-started bar prints an empty line before the error
-            progress.stop()
-    if summary.interrupted and not summary.frames:   # stopped while the source connected or the model loaded
-        stopped(summary.signal, "before the first frame; nothing was written")
-    out = err if jsonl == "-" else Console()
-    out.print(summary_table(summary))
-    out.print(summary_line(summary), soft_wrap=True)
-    # paths and the source's frame names: control characters escaped (a name from elsewhere may hold them)
-    kept = summary.kept   # a file run that ended early beside an earlier result: its own files are NAME.part
-    boxes = (", ".join(str(kept.get(p, p)) for p in box_paths(output, max(1, summary.num_targets))) if output
-             else None)
-    named = [("boxes", boxes), ("jsonl", jsonl if jsonl != "-" else None), ("video", save)]
-    for label, path in [(label, kept.get(Path(p), p) if p and label != "boxes" else p) for label, p in named]:
-        if path:
-            typer.echo(f"{label}: {printable(path)}", err=jsonl == "-")
-    for path in summary.clashed:   # kept beside, not replaced unseen: whose it is, the user decides
-        typer.echo(f"warning: {printable(path)} was written by another program while this run wrote it; this run's "
-                   f"lines are in {printable(kept.get(path, path))}, that file is as the other left it: keep the "
-                   "one you want", err=True)
-    if not (output or jsonl or save or show):   # where the files would be named: none was asked for
-        typer.echo("boxes: not kept (no --output, --jsonl or --save); pass -o boxes.txt to keep them")
-    damaged = summary.damaged.note(source)
-    if damaged:
-        typer.echo(f"warning: {printable(damaged)}", err=True)
-    for note in (unreadable_note(summary), time_gap_note(summary), size_note(summary),
-                 ended_early_note(summary, source), ground_truth_note(source, output), lone_frame_note(source)):
-        if note:
-            typer.echo(f"note: {printable(note)}", err=True)
-    plan = plan_threads(threads) if threads is not None else None   # as dt eval and dt bench, not without a word
-    if plan is not None and plan.oversubscribed:
-        typer.echo(f"note: threads: {plan.reason}, which slow the FPS above; pass --threads {usable_cores()} or "
-                   "fewer", err=True)
-    if summary.resized:
-        typer.echo(f"note: {counted(summary.resized, 'frame')} of another size than the first "
-                   f"{'was' if summary.resized == 1 else 'were'} letterboxed into the video",
-                   err=True)
-    if summary.removed:   # --overwrite with another number of targets: the folder holds this run's files only
-        typer.echo(f"note: --overwrite removed the earlier run's {printable(', '.join(map(str, summary.removed)))} "
-                   f"(this run tracked {counted(summary.num_targets, 'target')})", err=True)
-    if summary.resumed:
-        typer.echo(f"note: {resumed_note(summary.resumed, summary.retracked, *retracked_counts(summary))}",
-                   err=True)
-    if summary.left_video:
-        typer.echo(f"note: {printable(summary.left_video)}", err=True)
-    if summary.stopped and (summary.journal or summary.unfinished):   # q / Esc in the window: the rest of the file
-        more = f"; continue with {resume_advice(save, overwrite)}" if summary.journal else ""   # can still be tracked
-        typer.echo(f"note: stopped from the window after {counted(summary.frames, 'frame')}"   # an earlier result kept
-                   f"{printable(summary.unfinished)}{more}", err=True)
-    if summary.interrupted:
-        more = f"; continue with {resume_advice(save, overwrite)}" if summary.journal else ""
-        where = printable(summary.unfinished) or "; outputs are complete up to there"
-        stopped(summary.signal, f"after {counted(summary.frames, 'frame')}{where}{more}")
+    with after_run():   # once the run closed its outputs, a stop signal is only noted: the report and exit stay
+        try:
+            summary = run_tracking(opts, on_start=start, on_frame=frame_done)
+        finally:
+            if progress.live.is_started:   # stopping a never-started bar prints an empty line before the error
+                progress.stop()
+        if summary.interrupted and not summary.frames:   # stopped while the source connected or the model loaded
+            stopped(summary.signal, "before the first frame; nothing was written")
+        out = err if jsonl == "-" else Console()
+        out.print(summary_table(summary))
+        out.print(summary_line(summary), soft_wrap=True)
+        # paths and the source's frame names: control characters escaped (a name from elsewhere may hold them)
+        kept = summary.kept   # a file run that ended early beside an earlier result: its own files are NAME.part
+        boxes = (", ".join(str(kept.get(p, p)) for p in box_paths(output, max(1, summary.num_targets))) if output
+                 else None)
+        named = [("boxes", boxes), ("jsonl", jsonl if jsonl != "-" else None), ("video", save)]
+        for label, path in [(label, kept.get(Path(p), p) if p and label != "boxes" else p) for label, p in named]:
+            if path:
+                typer.echo(f"{label}: {printable(path)}", err=jsonl == "-")
+        for path in summary.clashed:   # kept beside, not replaced unseen: whose it is, the user decides
+            typer.echo(f"warning: {printable(path)} was written by another program while this run wrote it; this run's "
+                       f"lines are in {printable(kept.get(path, path))}, that file is as the other left it: keep the "
+                       "one you want", err=True)
+        if not (output or jsonl or save or show):   # where the files would be named: none was asked for
+            typer.echo("boxes: not kept (no --output, --jsonl or --save); pass -o boxes.txt to keep them")
+        damaged = summary.damaged.note(source)
+        if damaged:
+            typer.echo(f"warning: {printable(damaged)}", err=True)
+        for note in (unreadable_note(summary), time_gap_note(summary), size_note(summary),
+                     ended_early_note(summary, source), ground_truth_note(source, output), lone_frame_note(source)):
+            if note:
+                typer.echo(f"note: {printable(note)}", err=True)
+        plan = plan_threads(threads) if threads is not None else None   # as dt eval and dt bench, not without a word
+        if plan is not None and plan.oversubscribed:
+            typer.echo(f"note: threads: {plan.reason}, which slow the FPS above; pass --threads {usable_cores()} or "
+                       "fewer", err=True)
+        if summary.resized:
+            typer.echo(f"note: {counted(summary.resized, 'frame')} of another size than the first "
+                       f"{'was' if summary.resized == 1 else 'were'} letterboxed into the video",
+                       err=True)
+        if summary.removed:   # --overwrite with another number of targets: the folder holds this run's files only
+            typer.echo(f"note: --overwrite removed the earlier run's {printable(', '.join(map(str, summary.removed)))} "
+                       f"(this run tracked {counted(summary.num_targets, 'target')})", err=True)
+        if summary.resumed:
+            typer.echo(f"note: {resumed_note(summary.resumed, summary.retracked, *retracked_counts(summary))}",
+                       err=True)
+        if summary.left_video:
+            typer.echo(f"note: {printable(summary.left_video)}", err=True)
+        if summary.stopped and (summary.journal or summary.unfinished):   # q / Esc in the window
+            more = f"; continue with {resume_advice(save, overwrite)}" if summary.journal else ""   # the rest: trackable
+            typer.echo(f"note: stopped from the window after {counted(summary.frames, 'frame')}"   # an earlier result kept
+                       f"{printable(summary.unfinished)}{more}", err=True)
+        if summary.interrupted:
+            more = f"; continue with {resume_advice(save, overwrite)}" if summary.journal else ""
+            where = printable(summary.unfinished) or "; outputs are complete up to there"
+            stopped(summary.signal, f"after {counted(summary.frames, 'frame')}{where}{more}")
 
 
 def resumed_note(vouched: int, retracked: int, tracked: int | None = None, unreadable: int = 0,

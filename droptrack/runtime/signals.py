@@ -8,7 +8,9 @@ its index, box files are completed). A second signal raises KeyboardInterrupt at
 and never delivers the next frame). Before the loop (a camera or stream still connecting, the model loading) no frame is in flight: the first
 signal raises KeyboardInterrupt at once too. Once the loop has ended (`StopFlag.closing`) the outputs are being
 closed: a signal then is only acknowledged, since cutting that short would leave a `.part` file unrenamed and a
-video without its index (a third Ctrl-C, `timeout`'s SIGTERM after a Ctrl-C; SIGKILL still ends it). The CLI
+video without its index (a third Ctrl-C, `timeout`'s SIGTERM after a Ctrl-C; SIGKILL still ends it). So is one
+after `run` returned, while `dt run` reports and exits (`AfterRun`, `droptrack.signals.command_signals`): it killed
+the process (exit 143 after a Ctrl-C's 130) or ended it with 'interrupted' and no stop line. The CLI
 exits with 128 + the signal number (130, 143, 129). A reader of `--jsonl -` that closes the pipe (`| head`) stops
 the run the same way, as SIGPIPE (141); no signal is involved (Python ignores SIGPIPE: the write fails instead,
 see `sinks.ReaderGone`).
@@ -21,7 +23,7 @@ import sys
 import threading
 from types import FrameType
 
-from droptrack.signals import STOPS, blocked, hold_again, take_held
+from droptrack.signals import STOPS, blocked, hold_again, noted, stop_error, take_held
 
 SIGPIPE = getattr(signal, "SIGPIPE", 13)   # the reader of --jsonl - went away (exit 141, as shells report it)
 HANDLED = STOPS
@@ -45,6 +47,38 @@ class StopFlag:
         self.signum = signum
 
 
+class AfterRun:
+    """The stop signals' handler `dt run` puts around `run` and its report: until the run has ended, the stop the
+    signal asks for (none comes here in the run: its own handlers are in); once `graceful_signals` gives the handler
+    back with `ended` set (the outputs are closed), only noted, so the report and the exit code stay the run's."""
+
+    def __init__(self) -> None:
+        self.ended = False
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if not self.ended:
+            raise stop_error(signum)
+        noted(signum, "the run has ended and its outputs are closed; exiting")
+
+
+class after_run:
+    """Context manager putting `AfterRun` in for the stop signals not ignored (main thread only), restoring them."""
+
+    def __init__(self) -> None:
+        self._old: dict[int, object] = {}
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        handler = AfterRun()
+        self._old = {s: signal.signal(s, handler) for s in HANDLED if signal.getsignal(s) != signal.SIG_IGN}
+
+    def __exit__(self, *exc) -> None:
+        for s, old in self._old.items():
+            signal.signal(s, old)
+        self._old.clear()
+
+
 class graceful_signals:
     """Context manager installing the handlers (main thread only; elsewhere it does nothing) and restoring them."""
 
@@ -55,10 +89,7 @@ class graceful_signals:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.flag.closing:   # the loop is over: let the outputs be closed (and renamed) whole
-            try:
-                sys.stderr.write(f"{signal.Signals(signum).name}: closing the outputs, a moment\n")
-            except (OSError, ValueError):   # a terminal that went away (SIGHUP): the closing goes on all the same
-                pass
+            noted(signum, "closing the outputs, a moment")
             return
         if self.flag.is_set:
             raise KeyboardInterrupt   # second signal: stop now
@@ -88,6 +119,8 @@ class graceful_signals:
 
     def __exit__(self, *exc) -> None:
         for s, old in self._old.items():
+            if isinstance(old, AfterRun):   # the run is over: from here a signal is only noted
+                old.ended = True
             signal.signal(s, old)
         self._old.clear()
         hold_again(self._blocked)   # blocked again, as it found them
