@@ -17,6 +17,7 @@ from torch.utils.data import Dataset, Sampler
 from droptrack.decodelog import first_damage
 from droptrack.errors import ConfigError, DatasetError, DropTrackError, TrainingError
 from droptrack.videofiles import VIDEO_EXTS
+from droptrack.train.framesizes import check_pair_sizes
 from droptrack.train.processing import InvalidSample, Processing
 from droptrack.train.sampler import PairSampler
 
@@ -204,6 +205,7 @@ class PairDataset(Dataset):
                 continue
             files = getattr(seq, "frames", None)   # image files (a video's frames are checked when it is read)
             damaged = [f"{files[i]}: {line}" for i, lines in said.items() if files and (line := first_damage(lines))]
+            check_pair_sizes(seq, p.template_frame, p.search_frame, t_frame, s_frame)
             try:
                 sample = self.processing(rng, t_frame, seq.boxes[p.template_frame], s_frame,
                                          seq.boxes[p.search_frame])
