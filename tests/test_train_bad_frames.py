@@ -26,9 +26,9 @@ def damaged_copy(synth: Path, dest: Path, names: list[str]) -> Path:
     return dest
 
 
-def dt_train(out: Path, data: Path, *extra: str):
+def dt_train(out: Path, data: Path, *extra: str, samples: str = "16"):
     return runner.invoke(app, ["train", "--config", "tiny_ce_test", "--output", str(out), "--data", str(data),
-                               "--epochs", "2", "--batch-size", "4", "--samples-per-epoch", "16", "--workers", "0",
+                               "--epochs", "2", "--batch-size", "4", "--samples-per-epoch", samples, "--workers", "0",
                                "--seed", "3", "--device", "cpu", *extra])
 
 
@@ -99,7 +99,7 @@ def test_a_corrupt_validation_frame_leaves_its_sequence_out_instead_of_ending_th
     sequence is left out, named once in the run, and each validation line says so."""
     val = damaged_copy(synth, tmp_path / folder, ["synth_train_00002/00000007.jpg"])
     out = tmp_path / "run"
-    result = dt_train(out, synth, "--val-data", str(val), "--val-every", "1", "--samples-per-epoch", "4")
+    result = dt_train(out, synth, "--val-data", str(val), "--val-every", "1", samples="4")
     assert result.exit_code == 0 and "Traceback" not in result.output, result.output
     log = (out / "train.log").read_text().splitlines()
     named = [ln for ln in log if ln.startswith("warning: validation leaves out")]
