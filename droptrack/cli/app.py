@@ -25,7 +25,6 @@ from droptrack.errors import (CornerBoxFileWarning, DropTrackError, EdgeBoxWarni
                               detach_stdout, disk_full, file_where_a_folder_goes, folder_where_a_file_goes,
                               full_message, full_stdout, one_line, printable, stdout_full_message)
 from droptrack.cli.arg_text import check_utf8_args
-from droptrack.cli.repeated import repeated_option
 from droptrack.cli.stdout_room import stdout_full_line, whole_stdout_writes
 from droptrack.signals import command_signals, held_for, keep_interrupts_from_callbacks
 from droptrack.videofiles import one_line_warning
@@ -234,7 +233,7 @@ class OneLineUsageErrors(TyperGroup):
         raw = sys.argv[1:] if args is None else list(args)
         given = home_expanded(raw)
         empty = (empty_argument(given, self._flags(args)) or switch_given_value(given, self._flags(args))
-                 or spaced_box(given) or repeated_option(given, *self._command(args)))
+                 or spaced_box(given))
         if empty is not None:
             typer.echo(one_line(f"{self._path(args, prog_name)}: {empty}"), err=True)
             sys.exit(2)
