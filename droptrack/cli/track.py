@@ -98,6 +98,7 @@ def run(
     from droptrack.runtime.run import (RunOptions, ended_early_note, ground_truth_note, resume_advice,
                                        run as run_tracking, size_note, summary_line, summary_table,
                                        time_gap_note, unreadable_note)
+    from droptrack.runtime.report import left_out_note
     from droptrack.imagefiles import lone_frame_note
     from droptrack.engine.threads import plan_threads, usable_cores
     from droptrack.runtime.resume_unreadable import retracked_counts
@@ -155,7 +156,8 @@ def run(
         if damaged:
             typer.echo(f"warning: {printable(damaged)}", err=True)
         for note in (unreadable_note(summary), time_gap_note(summary), size_note(summary),
-                     ended_early_note(summary, source), ground_truth_note(source, output), lone_frame_note(source)):
+                     ended_early_note(summary, source), ground_truth_note(source, output), lone_frame_note(source),
+                     left_out_note(summary)):
             if note:
                 typer.echo(f"note: {printable(note)}", err=True)
         plan = plan_threads(threads) if threads is not None else None   # as dt eval and dt bench, not without a word

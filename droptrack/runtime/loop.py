@@ -49,6 +49,7 @@ class RunSummary:
     num_targets: int = 0
     lost_count: int = 0
     resized: int = 0   # video frames letterboxed to the first frame's size
+    left_out: int = 0   # frames of a passage faster than the --save video's rate, not in it (VideoSink)
     skipped: int = 0   # live frames dropped because the tracker was busy (readers.newest)
     procedure: str = "official procedure"   # the tracker settings (TrackerExt.describe)
     expected: int | None = None   # frames the run was to see (the header's count from the init frame, --max-frames)

@@ -90,6 +90,16 @@ def size_note(summary: RunSummary) -> str | None:
             "them all to one size")
 
 
+def left_out_note(summary: RunSummary) -> str | None:
+    """A note when --save left out frames of a passage faster than the video's rate (it keeps the source's timing)."""
+    if not summary.left_out:
+        return None
+    rate = summary.source_fps or 30.0   # VideoSink's rate
+    return (f"{counted(summary.left_out, 'frame')} of a passage faster than the video's {rate:.4g} FPS "
+            f"{'is' if summary.left_out == 1 else 'are'} not in the --save video, so it plays as long as the source "
+            "(--output and --jsonl have every frame)")
+
+
 def summary_table(summary: RunSummary):
     """Rich table of the per-stage mean and p99 latency (tracked frames; the init frame excluded)."""
     from rich.table import Table

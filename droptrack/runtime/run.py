@@ -371,6 +371,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         summary.start = first.index
         summary.journal = journal.path if journal is not None and journal.path.exists() else None
         summary.resized = sum(getattr(s, "resized", 0) for s in sinks)
+        summary.left_out = sum(getattr(s, "left_out", 0) for s in sinks)
         summary.expected = total if src.num_frames else None   # --max-frames alone is not a count the source gave
         summary.announced = count or None
         summary.source_fps = src.fps

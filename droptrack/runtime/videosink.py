@@ -100,8 +100,9 @@ class VideoSink(Sink):
 
     def __init__(self, path: str | Path, fps: float | None, timed: bool = False):
         """`timed`: the frames carry media times (a video file): a frame shown longer than one frame period (a
-        variable frame rate, repeated frames stored once) is written again until the next one's time, so the video
-        plays as long as the source; otherwise one video frame per frame."""
+        variable frame rate, repeated frames stored once) is written again until the next one's time, and one due
+        more than a video frame before the next free place (a passage faster than the video's rate) is left out, so
+        the video plays as long as the source; otherwise one video frame per frame."""
         check_video_path(path)
         self.path = Path(path)
         self.part = video_part_path(self.path)
@@ -113,6 +114,7 @@ class VideoSink(Sink):
         self.scale = 1
         self.pad = (0, 0)   # a black column / row that makes an odd side even
         self.resized = 0
+        self.left_out = 0   # `timed` frames more than one video frame early (a faster passage): not written
         self.full = False   # the disk filled up: the unfinished video stays NAME.part.EXT
         self.finished = False   # `sync` wrote the index with room to spare: close renames it onto NAME
         self._size = -1     # NAME.part.EXT's size at the last check
@@ -154,6 +156,9 @@ class VideoSink(Sink):
             if self.timed and math.isfinite(frame.timestamp):   # says it, in the one line
                 self.start = frame.timestamp if self.start is None else self.start
                 due = round((frame.timestamp - self.start) * self.fps)   # this frame's place at the video's rate
+                if due < self.written - 1:   # a passage faster than the video's rate: writing it would leave the
+                    self.last, self.left_out = image, self.left_out + 1   # video behind its source (a fast end
+                    return   # played seconds longer); it is the frame held if a gap follows
                 for _ in range(min(due - self.written, round(MAX_HELD_S * self.fps))):   # a broken time: not forever
                     self.writer.write(self.last)
                     self.written += 1
