@@ -129,7 +129,7 @@ class DeviceTracker(Tracker):
         self._fresh = True
         self.templates = self._to_backend(self._norm_z(crops, reuse=False))
         self.states = states
-        self._started, self.template_version = True, 0   # fresh templates: none refreshed
+        self._started, self.template_version, self._targets = True, 0, self._targets + 1   # none refreshed
 
     def _keep_running(self, old_memory: list, version: int, old_hw: tuple[int, int] | None) -> None:
         """`Tracker._keep_running` after add_targets, the joined states (host rows) sent to the device too."""
@@ -178,7 +178,7 @@ class DeviceTracker(Tracker):
 
     def postprocess(self, out: dict, factors: torch.Tensor, image_hw: tuple[int, int]) -> list[TrackResult]:
         """Window, decode, map back, clip on the device; one host copy of the boxes and scores."""
-        out = check_post_args(out, factors, image_hw, self._pre, self._crop_count())
+        out = check_post_args(out, factors, image_hw, self._pre, self._crop_count(), self._targets)
         score = self._from_backend(out["score_map"])
         window = self.window_t if self._windows_t is None else self._windows_t
         boxes, peaks = decode(window * score, self._from_backend(out["size_map"]),

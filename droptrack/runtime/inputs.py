@@ -312,12 +312,21 @@ def check_frame_size(started_hw: tuple[int, int] | None, frame_hw: tuple[int, in
                   "again in a frame of this size", FrameSizeWarning, stacklevel=2)
 
 
+def check_same_targets(pre: tuple | None, targets: int) -> None:
+    """An InputError when targets were added or removed since the last `preprocess` (`pre`: its frame size, crop
+    count and the tracker's count of target-set changes; now `targets`): its crops are another set's, which infer and
+    postprocess would pair with these targets' templates and states (a target swapped for another: the same count)."""
+    if pre is not None and pre[2] != targets:
+        raise InputError("the search crops of the last preprocess() are another set of targets': preprocess the frame "
+                         "again after adding or removing targets")
+
+
 def check_post_args(out: Mapping, factors: Any, image_hw: tuple[int, int],
-                    pre: tuple[tuple[int, int], int] | None, crops_now: int) -> Mapping:
+                    pre: tuple[tuple[int, int], int, int] | None, crops_now: int, targets: int) -> Mapping:
     """`postprocess`'s arguments checked before decoding: `infer`'s dict of score, size and offset maps, one resize
-    factor per crop (`preprocess`'s) and the frame's (H, W), against `pre` (the frame size and crop count of the last
-    `preprocess`) and `crops_now` (the targets' crops now: targets added or removed since made the crops another
-    set's); else one InputError naming the fix."""
+    factor per crop (`preprocess`'s) and the frame's (H, W), against `pre` (the frame size, crop count and target-set
+    count of the last `preprocess`), `crops_now` (the targets' crops now) and `targets` (the target-set count now:
+    targets added or removed since made the crops another set's); else one InputError naming the fix."""
     missing = [k for k in OUTPUT_NAMES if not isinstance(out, Mapping) or k not in out]
     if missing:
         what = f"a {type(out).__name__}" if not isinstance(out, Mapping) else f"missing {', '.join(missing)}"
@@ -326,6 +335,7 @@ def check_post_args(out: Mapping, factors: Any, image_hw: tuple[int, int],
         raise TrackerStateError("postprocess decodes the crops of this tracker's preprocess(frame); call it (and "
                                 "infer) first")
     crops = len(out["score_map"])
+    check_same_targets(pre, targets)
     if getattr(factors, "__len__", None) is None or len(factors) != crops or crops != pre[1] or crops_now != crops:
         raise InputError(f"postprocess needs the {pre[1]} crops and resize factors of the last preprocess(), got "
                          f"{crops} crops and {_brief(factors)}; preprocess the frame again after adding or removing "

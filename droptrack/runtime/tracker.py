@@ -25,7 +25,7 @@ from droptrack.runtime.score_windows import score_window
 from droptrack.runtime.host_ops import Cropper, Normalizer
 from droptrack.runtime.inputs import (BoxesLike, BoxLike, as_box, as_boxes, as_frame, check_channels,
                                         check_decoded, check_frame_size, check_init_targets, check_lost_threshold,
-                                        check_post_args, joined_templates, no_boxes, target_index)
+                                        check_post_args, check_same_targets, joined_templates, no_boxes, target_index)
 from droptrack.runtime.snapshot import restored
 from droptrack.runtime.track_result import LOST_THRESHOLD, TrackResult
 
@@ -74,7 +74,8 @@ class Tracker:
         self._started = False                   # initialised once (removing every target leaves it started)
         self.frame_hw: tuple[int, int] | None = None   # the size of the frame the targets were started in
         self._closed = False                    # close(): the backend is released, frames are refused
-        self._pre: tuple[tuple[int, int], int] | None = None   # the last preprocess's frame (H, W) and crop count
+        self._targets = 0                       # counts changes of the set of targets (initialize, add, remove)
+        self._pre: tuple[tuple[int, int], int, int] | None = None   # the last preprocess's (H, W), crops, _targets
         self._check_open()                      # a model another tracker closed
 
     def close(self) -> None:
@@ -137,7 +138,7 @@ class Tracker:
         if self.extensions is not None:   # first: an anchor that fails leaves every target as it was (add_targets)
             self.extensions.reset(states, frame)
         self.templates, self.states, self.frame_hw = templates, states, frame.shape[:2]
-        self._started, self.template_version = True, 0   # fresh templates: none refreshed
+        self._started, self.template_version, self._targets = True, 0, self._targets + 1   # none refreshed
 
     def add_targets(self, frame: np.ndarray, boxes: BoxesLike) -> None:
         """Start tracking more targets (x,y,w,h boxes in pixels) on RGB uint8 `frame`; the others keep their templates
@@ -169,7 +170,7 @@ class Tracker:
         self._check_open()
         index = target_index(index, self.num_targets)
         keep = [i for i in range(self.num_targets) if i != index]
-        self.states = [self.states[i] for i in keep]
+        self.states, self._targets = [self.states[i] for i in keep], self._targets + 1
         self.templates = self.templates[keep] if keep else None
         if self.extensions is not None:
             self.extensions.remove(index)
@@ -232,7 +233,7 @@ class Tracker:
     def _pre_frame(self, frame: np.ndarray) -> None:
         """Before a frame's search crops: a FrameSizeWarning for another size; its size and crop count noted."""
         check_frame_size(self.frame_hw, frame.shape[:2])
-        self._pre = (tuple(frame.shape[:2]), self._crop_count())
+        self._pre = (tuple(frame.shape[:2]), self._crop_count(), self._targets)
 
     def _crop_count(self) -> int:
         """Search crops per frame: one per target, or the scale search's per target (`Extensions.crop_counts`)."""
@@ -240,7 +241,7 @@ class Tracker:
 
     def postprocess(self, out: dict, factors: list[float], image_hw: tuple[int, int]) -> list[TrackResult]:
         """Hann window, argmax decode, map back with the unrounded origin, 10-px clip; updates the states."""
-        out = check_post_args(out, factors, image_hw, self._pre, self._crop_count())
+        out = check_post_args(out, factors, image_hw, self._pre, self._crop_count(), self._targets)
         score = to_numpy(out["score_map"])
         window = self.window if self._windows is None else self._windows
         boxes, peaks = decode_box(window * score, to_numpy(out["size_map"]), to_numpy(out["offset_map"]))
@@ -357,7 +358,8 @@ class Tracker:
         return self.postprocess(out, factors, frame.shape[:2])
 
     def search_templates(self) -> np.ndarray | Any:
-        """The template batch that goes with the search crops: each target's repeated for its crops (scale search)."""
+        """The templates of the last preprocess's crops, each target's once a crop (an InputError after add/remove)."""
+        check_same_targets(self._pre, self._targets)
         counts = [1] if self.extensions is None else self.extensions.counts
         if max(counts, default=1) == 1:
             return self.templates
@@ -376,8 +378,7 @@ class Tracker:
         results = self.track_many(frame)
         if not results:
             raise TrackerStateError("no target left to track (all were removed); call initialize(frame, box) again")
-        r = results[0]
-        return r.box, r.score
+        return results[0].box, results[0].score
 
 
 def load_tracker(artifact: str | PathLike | None = None, config: str | PathLike | None = None, device: str = "cpu",
