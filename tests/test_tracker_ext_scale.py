@@ -110,16 +110,17 @@ def test_crop_grid_forgets_a_state_error_below_a_step(tiny, frames):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("grid", [None, 0.1])
-def test_scale_search_on_cuda_device_tracker_equals_the_cpu(tiny, frames, grid):
-    """Scale search (with and without the crop grid) with torch I/O on CUDA (templates repeated as CUDA tensors):
-    the CPU's boxes, and one host sync per frame (the readback of the boxes; the states and crop anchors go up
-    without one)."""
+@pytest.mark.parametrize("gate", [None, 0.5])
+def test_scale_search_on_cuda_device_tracker_equals_the_cpu(tiny, frames, grid, gate):
+    """Scale search (with and without the crop grid, gated or not: SCALE_GATE's targets each with their own count of
+    crops) with torch I/O on CUDA (templates repeated as CUDA tensors): the CPU's boxes, and one host sync per frame
+    (the readback of the boxes; the states, crop anchors and repeated templates go up without one)."""
     import warnings
 
     from droptrack.runtime.device_tracker import DeviceTracker
 
     model, cfg = tiny
-    ext = TrackerExt(scale_search=[0.7, 1.3], scale_penalty=1.0, crop_grid=grid)
+    ext = TrackerExt(scale_search=[0.7, 1.3], scale_penalty=1.0, crop_grid=grid, scale_gate=gate)
     out, syncs = {}, []
     for device in ("cpu", "cuda"):
         tracker = DeviceTracker(TorchBackend(copy.deepcopy(model), cfg, device=device), device=device, ext=ext)

@@ -374,3 +374,18 @@ def joined_templates(running: Any, new: Any) -> Any:
 
         return torch.cat([running, new], 0)
     return np.concatenate([running, new], axis=0)
+
+
+def repeated_templates(templates: Any, counts: list[int]) -> Any:
+    """Each target's template `counts[i]` times in a row, the batch that goes with its search crops (scale search;
+    SCALE_GATE: each target's own count), arrays or tensors. A tensor's rows are expanded and joined on its device:
+    indexing a CUDA tensor with a list uploads the list, a host sync per frame. All counts 1 (or none): `templates`."""
+    if max(counts, default=1) == 1:
+        return templates
+    if not hasattr(templates, "detach"):
+        return np.repeat(templates, counts, axis=0)
+    if len(set(counts)) == 1:
+        return templates.repeat_interleave(counts[0], 0)
+    import torch
+
+    return torch.cat([templates[i:i + 1].expand(n, *templates.shape[1:]) for i, n in enumerate(counts)], 0)

@@ -25,7 +25,8 @@ from droptrack.runtime.score_windows import score_window
 from droptrack.runtime.host_ops import Cropper, Normalizer
 from droptrack.runtime.inputs import (BoxesLike, BoxLike, as_box, as_boxes, as_frame, check_channels,
                                         check_decoded, check_frame_size, check_init_targets, check_lost_threshold,
-                                        check_post_args, check_same_targets, joined_templates, no_boxes, target_index)
+                                        check_post_args, check_same_targets, joined_templates, no_boxes,
+                                        repeated_templates, target_index)
 from droptrack.runtime.snapshot import restored
 from droptrack.runtime.track_result import LOST_THRESHOLD, TrackResult
 
@@ -360,10 +361,7 @@ class Tracker:
     def search_templates(self) -> np.ndarray | Any:
         """The templates of the last preprocess's crops, each target's once a crop (an InputError after add/remove)."""
         check_same_targets(self._pre, self._targets)
-        counts = [1] if self.extensions is None else self.extensions.counts
-        if max(counts, default=1) == 1:
-            return self.templates
-        return self.templates[[i for i, n in enumerate(counts) for _ in range(n)]]   # numpy or torch rows
+        return repeated_templates(self.templates, [1] if self.extensions is None else self.extensions.counts)
 
     def infer(self, search: np.ndarray | Any) -> dict:
         """One backend call on the search crops (`preprocess`'s), with `search_templates`."""
