@@ -80,7 +80,19 @@ def test_prediction_moves_the_box_at_the_last_two_boxes_centre_velocity():
     assert pred[:, 0].tolist() == [0, 0, 2, 3, 4, 5]      # a target moving 1 px/frame: the lag is predicted away
 
 
-@pytest.mark.parametrize("fps, latency", [(0, None), (-30, None), (float("nan"), None), (30, 0), (30, float("inf"))])
+@pytest.mark.parametrize("fps, latency", [(0, None), (-30, None), (float("nan"), None), (30, 0), (30, float("inf")),
+                                          (30, 1e-300)])   # recorded as 0.000000 s: a frame not run
 def test_impossible_settings_are_one_line_errors(fps, latency):
     with pytest.raises(InputError, match="--realtime-fps|--latency-ms"):
         RealTime(fps, latency).check()
+
+
+def test_a_fixed_latency_is_the_recorded_time_of_the_frames_run():
+    """--latency-ms simulates the target device: its latency, not this machine's time, is what each processed frame
+    records in `_time.txt`, so the FPS beside the scores is the simulated tracker's (it read this machine's 50 FPS for
+    a row scored as a 10 FPS tracker, and 1354 FPS for --latency-ms 1e300)."""
+    _, _, times, _ = run(10, 30.0, 100.0)
+    assert np.flatnonzero(times).tolist() == [0, 3, 6, 9]
+    np.testing.assert_array_equal(times[[0, 3, 6, 9]], [0.1] * 4)
+    _, _, measured, _ = run(10, 30.0, None)   # no --latency-ms: the time measured here
+    assert (measured > 0).all() and (measured < 0.1).all()

@@ -21,6 +21,7 @@ import numpy as np
 from droptrack.errors import InputError
 
 EPS_S = 1e-9   # a processing that finishes on a frame's arrival instant counts as finished by then
+MIN_LATENCY_MS = 0.001   # the frame's recorded time: `_time.txt` holds microseconds, and 0 there means skipped
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,9 @@ class RealTime:
             raise InputError(f"--realtime-fps {self.fps} must be a frame rate > 0, e.g. 30")
         if self.latency_ms is not None and not (math.isfinite(self.latency_ms) and self.latency_ms > 0):
             raise InputError(f"--latency-ms {self.latency_ms} must be > 0 (ms per processed frame), e.g. 25")
+        if self.latency_ms is not None and self.latency_ms < MIN_LATENCY_MS:   # recorded as 0: 'not processed'
+            raise InputError(f"--latency-ms {self.latency_ms:g} must be at least {MIN_LATENCY_MS:g} (1 us, what "
+                             "_time.txt files resolve), e.g. 25")
         return self
 
     def to_dict(self) -> dict:
@@ -92,13 +96,16 @@ class Schedule:
         """Whether the tracker takes frame i (it is free and i is the newest arrived frame)."""
         return i == self.take
 
-    def finished(self, i: int, seconds: float) -> None:
-        """Frame i took `seconds` here (a fixed latency_ms replaces it); the next frame the tracker takes."""
+    def finished(self, i: int, seconds: float) -> float:
+        """Frame i took `seconds` here (a fixed latency_ms replaces it); sets the next frame the tracker takes and
+        returns the latency the stream waited, the frame's time to record (with latency_ms, the simulated device's:
+        this machine's time made its FPS read 50 for a row whose scores are those of a 10 FPS tracker)."""
         latency = seconds if self.rt.latency_ms is None else self.rt.latency_ms / 1000.0
         self.free_s = max(self.free_s, i / self.rt.fps) + latency
         self.frames.append(i)
         self.finishes.append(self.free_s)
         self.take = next_frame(self.free_s, self.rt.fps, i)
+        return latency
 
     def scored(self, boxes: np.ndarray, init_box: Any) -> np.ndarray:
         """(n, 4) scored boxes from the (n, 4) tracker boxes, of which only the processed frames' rows are read."""

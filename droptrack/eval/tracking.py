@@ -84,8 +84,8 @@ def track_sequence(tracker: Any, seq: Any, progress: ProgressFn | None = None,
                 box, _ = tracker.track(frame)
             times[i] = time.perf_counter() - t0
             boxes[i] = box
-            if schedule is not None:
-                schedule.finished(i, times[i])
+            if schedule is not None:   # --latency-ms: the simulated latency is the frame's time (and FPS)
+                times[i] = schedule.finished(i, times[i])
         if progress is not None and (i == n - 1 or time.monotonic() - last >= PROGRESS_PERIOD_S):
             progress(seq.name, i + 1, n)
             last = time.monotonic()
