@@ -81,7 +81,8 @@ def test_prediction_moves_the_box_at_the_last_two_boxes_centre_velocity():
 
 
 @pytest.mark.parametrize("fps, latency", [(0, None), (-30, None), (float("nan"), None), (30, 0), (30, float("inf")),
-                                          (30, 1e-300)])   # recorded as 0.000000 s: a frame not run
+                                          (30, 1e-300),   # recorded as 0.000000 s: a frame not run
+                                          (1e-9, None)])   # frame i's own box counted as finished on its arrival
 def test_impossible_settings_are_one_line_errors(fps, latency):
     with pytest.raises(InputError, match="--realtime-fps|--latency-ms"):
         RealTime(fps, latency).check()
@@ -96,3 +97,12 @@ def test_a_fixed_latency_is_the_recorded_time_of_the_frames_run():
     np.testing.assert_array_equal(times[[0, 3, 6, 9]], [0.1] * 4)
     _, _, measured, _ = run(10, 30.0, None)   # no --latency-ms: the time measured here
     assert (measured > 0).all() and (measured < 0.1).all()
+
+
+def test_huge_rates_and_latencies_skip_every_later_frame_without_overflow():
+    """A stream so fast that every frame has arrived before the first box is ready: the tracker runs on frame 0 only
+    and every frame is scored with the initial box (--realtime-fps 1e308 --latency-ms 1e300 was an OverflowError)."""
+    assert next_frame(1e305, 1e308, 0) > 10 ** 18
+    for fps, latency in ((1e9, None), (1e308, 1e300)):
+        seen, psi, _, processed = run(6, fps, latency)
+        assert seen == [0] and psi == [0] * 6 and processed == 1

@@ -21,6 +21,7 @@ import numpy as np
 from droptrack.errors import InputError
 
 EPS_S = 1e-9   # a processing that finishes on a frame's arrival instant counts as finished by then
+MIN_FPS = 0.001          # slower streams' arrival times (i / fps seconds) are too coarse to add a latency to
 MIN_LATENCY_MS = 0.001   # the frame's recorded time: `_time.txt` holds microseconds, and 0 there means skipped
 
 
@@ -36,6 +37,9 @@ class RealTime:
         """One-line errors for rates and latencies that cannot be simulated."""
         if not (math.isfinite(self.fps) and self.fps > 0):
             raise InputError(f"--realtime-fps {self.fps} must be a frame rate > 0, e.g. 30")
+        if self.fps < MIN_FPS:   # arrival times of seconds * 1e12 lose the latency: each frame got its own box
+            raise InputError(f"--realtime-fps {self.fps:g} must be at least {MIN_FPS:g} (a frame every 1000 s; "
+                             "below it arrival times lose the tracker's latency), e.g. 30")
         if self.latency_ms is not None and not (math.isfinite(self.latency_ms) and self.latency_ms > 0):
             raise InputError(f"--latency-ms {self.latency_ms} must be > 0 (ms per processed frame), e.g. 25")
         if self.latency_ms is not None and self.latency_ms < MIN_LATENCY_MS:   # recorded as 0: 'not processed'
@@ -61,7 +65,8 @@ class RealTime:
 
 def next_frame(finish_s: float, fps: float, last: int) -> int:
     """The frame the tracker takes when it is free at `finish_s`: the newest arrived, but never one already seen."""
-    return max(last + 1, math.floor(finish_s * fps + EPS_S))
+    arrived = min(finish_s * fps + EPS_S, 2.0 ** 62)   # every frame, not inf: --realtime-fps 1e308 --latency-ms 1e300
+    return max(last + 1, math.floor(arrived))
 
 
 def scored_boxes(n: int, finishes: list[float], boxes: list[Any], fps: float, init_box: Any,
