@@ -234,11 +234,11 @@ def check_box_size(box, name: str, fix: str = "give a box of at least 1x1 px") -
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of (N,4) x,y,w,h boxes (continuous coordinates); identical rows give exactly 1."""
     a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
-    iw = np.minimum(a[:, 0] + a[:, 2], b[:, 0] + b[:, 2]) - np.maximum(a[:, 0], b[:, 0])
-    ih = np.minimum(a[:, 1] + a[:, 3], b[:, 1] + b[:, 3]) - np.maximum(a[:, 1], b[:, 1])
-    inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
-    union = a[:, 2] * a[:, 3] + b[:, 2] * b[:, 3] - inter
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):   # boxes of 1e308s: no RuntimeWarning lines
+        iw = np.minimum(a[:, 0] + a[:, 2], b[:, 0] + b[:, 2]) - np.maximum(a[:, 0], b[:, 0])
+        ih = np.minimum(a[:, 1] + a[:, 3], b[:, 1] + b[:, 3]) - np.maximum(a[:, 1], b[:, 1])
+        inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
+        union = a[:, 2] * a[:, 3] + b[:, 2] * b[:, 3] - inter
         iou = np.where(union > 0, inter / union, 0.0)
     return np.where((a == b).all(axis=1), 1.0, iou)
 

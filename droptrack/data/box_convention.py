@@ -88,7 +88,8 @@ def _row_of(boxes: np.ndarray, k: int) -> int:
 def as_xywh(boxes: np.ndarray) -> np.ndarray:
     """(N,4) corners x1,y1,x2,y2 as x,y,w,h."""
     b = np.array(boxes, dtype=np.float64).reshape(-1, 4)
-    b[:, 2:] -= b[:, :2]
+    with np.errstate(over="ignore", invalid="ignore"):   # a result row of 1e308s: inf, judged by the caller
+        b[:, 2:] -= b[:, :2]
     return b
 
 
