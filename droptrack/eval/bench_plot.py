@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from droptrack.eval.plot_style import without_glyph_warnings
 
+
+@without_glyph_warnings
 def latency_plot(path: Path, rows: list[Any], setup: str = "") -> Path | None:
     """latency.png: latency_figure, written atomically (None when no row was timed)."""
     from droptrack.eval.plot_style import save_png

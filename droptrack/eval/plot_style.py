@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import functools
 import io
+import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
 from droptrack.artifact import atomic_write_bytes
 from droptrack.errors import printable
 
+F = TypeVar("F", bound=Callable[..., Any])
 MARK = b"droptrack"          # the PNG's Software text: a plot of this name that droptrack drew, not a user's file
 INSIDE_LEGEND_MAX = 4     # more entries than this, or a label longer than INSIDE_LABEL_MAX: the legend goes outside
 INSIDE_LABEL_MAX = 36     # characters; a longer label made an inside legend span most of the axes
+
+
+def without_glyph_warnings(fn: F) -> F:
+    """fn with matplotlib's 'Glyph N missing from font' warnings dropped: a tracker name in a script the font lacks
+    (an emoji) is drawn as a box and printed whole in the tables, and each figure repeated Python's two-line
+    warning, naming droptrack's plot_style.py or radar_view.py line, on stderr."""
+    @functools.wraps(fn)
+    def drawn(*args: Any, **kwargs: Any) -> Any:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
+            return fn(*args, **kwargs)
+    return drawn  # type: ignore[return-value]
 
 
 def tracker_colors(names: Sequence[str]) -> dict[str, Any]:

@@ -16,7 +16,8 @@ import numpy as np
 
 from droptrack.errors import InputError, folder_where_a_file_goes, printable, shell_quote
 from droptrack.artifact import write_temp
-from droptrack.eval.plot_style import drawn_here, line_style, place_legend, plain, png_bytes, tracker_colors
+from droptrack.eval.plot_style import (drawn_here, line_style, place_legend, plain, png_bytes, tracker_colors,
+                                       without_glyph_warnings)
 
 NEAR = 0.01   # curves this close (1 point of 100, a 2-px line's width) at most thresholds hide each other: dashed
 PLOT_FILES = {"success": "success.png", "precision": "precision.png", "norm_precision": "norm_precision.png",
@@ -67,6 +68,7 @@ def curve_figure(title: str, xlabel: str, ylabel: str, score_name: str,
     return fig
 
 
+@without_glyph_warnings
 def draw_plots(report: Any, columns: list[tuple[str, str]], legend_titles: dict[Any, str]) -> dict[str, bytes]:
     """success.png, precision.png, norm_precision.png (as OSTrack's analysis draws; when the protocol has those
     curves), attributes.png and, with 3 attributes or more, attributes_radar.png, as {file name: PNG bytes}, named
