@@ -25,6 +25,7 @@ from droptrack.errors import (CornerBoxFileWarning, DropTrackError, EdgeBoxWarni
                               detach_stdout, disk_full, file_where_a_folder_goes, folder_where_a_file_goes,
                               full_message, full_stdout, one_line, printable, stdout_full_message)
 from droptrack.cli.arg_text import check_utf8_args
+from droptrack.cli.other_options import other_commands_option
 from droptrack.cli.stdout_room import stdout_full_line, whole_stdout_writes
 from droptrack.signals import command_signals, held_for, keep_interrupts_from_callbacks
 from droptrack.videofiles import one_line_warning
@@ -248,7 +249,7 @@ class OneLineUsageErrors(TyperGroup):
                 sys.exit(exc.exit_code)
             where = exc.ctx.command_path if exc.ctx is not None else self._path(args, prog_name)
             close_options(exc)
-            message = (expanded_pattern(exc) or resumed_by_rerun(exc, where)
+            message = (expanded_pattern(exc) or resumed_by_rerun(exc, where) or other_commands_option(exc, where)
                        or exc.format_message().strip().removesuffix("."))
             typer.echo(one_line(f"{where}: {message} (see '{where} --help')"), err=True)
             sys.exit(exc.exit_code)
