@@ -176,10 +176,10 @@ def run(
                        err=True)
         if summary.left_video:
             typer.echo(f"note: {printable(summary.left_video)}", err=True)
-        if summary.stopped and (summary.journal or summary.unfinished):   # q / Esc in the window
-            more = f"; continue with {resume_advice(save, overwrite)}" if summary.journal else ""   # the rest: trackable
-            typer.echo(f"note: stopped from the window after {counted(summary.frames, 'frame')}"   # an earlier result kept
-                       f"{printable(summary.unfinished)}{more}", err=True)
+        if summary.stopped and (summary.journal or summary.unfinished):   # q / Esc in the window; the rest is
+            more = f"; continue with {resume_advice(save, overwrite)}" if summary.journal else ""   # trackable, and
+            typer.echo(f"note: stopped from the window after {counted(summary.frames, 'frame')}"   # an earlier
+                       f"{printable(summary.unfinished)}{more}", err=True)   # result kept
         if summary.interrupted:
             more = f"; continue with {resume_advice(save, overwrite)}" if summary.journal else ""
             where = printable(summary.unfinished) or "; outputs are complete up to there"
