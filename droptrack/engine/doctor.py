@@ -169,15 +169,15 @@ def engine_files(engine: Path, graph: str | None = None, unavailable: str = "") 
     info = sidecar_fields(sidecar_path(engine)) if engine.is_file() else {}
     out = []
     described = isinstance(info.get("meta"), dict) and bool(info["meta"])   # a damaged sidecar is reported as such
+    rebuild = rebuild_for(engine, info)   # a command refused where TensorRT cannot run: then say where it works
+    advice = (not_rebuilt_here(engine, info, rebuild, unavailable) if unavailable
+              else f"every dt command refuses it: rebuild it: {rebuild}")
     old = recipe_problem(engine, info) if described and (graph is None or info.get("onnx") == graph) else None
     if old:
-        rebuild = rebuild_for(engine, info)
-        out.append(Check("error", f"{old}; " + (not_rebuilt_here(engine, info, rebuild, unavailable) if unavailable
-                                                else f"every dt command refuses it: rebuild it: {rebuild}")))
+        out.append(Check("error", f"{old}; {advice}"))
     stale = stale_graph(engine, info) if graph is None or info.get("onnx") == graph else None
     if stale:
-        out.append(Check("error", f"{engine.name} is stale: {stale}; every dt command refuses it: rebuild it: "
-                                  f"{rebuild_for(engine, info)}"))
+        out.append(Check("error", f"{engine.name} is stale: {stale}; {advice}"))
     unchecked = engine.with_name(engine.name + ".unchecked")
     if unchecked.is_file():
         out.append(Check("warn", f"{unchecked.name} beside it: an engine whose parity check was interrupted (not "
@@ -229,14 +229,17 @@ def _trt_unavailable(env: dict) -> str:
 
 
 def _engine_fits(path: Path, env: dict) -> list[Check]:
-    from droptrack.engine.tensorrt_backend import (compat_problems, onnx_instead, plan_size_problem, read_sidecar,
-                                                   rebuild_for)
+    from droptrack.engine.tensorrt_backend import (compat_problems, not_rebuilt_here, onnx_instead, plan_size_problem,
+                                                   read_sidecar, rebuild_for)
 
     info = read_sidecar(path)
     cut = plan_size_problem(path, info)
+    unavailable = _trt_unavailable(env)   # where TensorRT cannot run, the rebuild command is refused: say where
     if cut:   # every dt command refuses it before TensorRT sees it
-        return [Check("error", f"{cut}; every dt command refuses it: copy it again, or rebuild it: "
-                               f"{rebuild_for(path, info)}")]
+        rebuild = rebuild_for(path, info)
+        return [Check("error", f"{cut}; every dt command refuses it: copy it again" +
+                      (f"; {not_rebuilt_here(path, info, rebuild, unavailable)}" if unavailable
+                       else f", or rebuild it: {rebuild}"))]
     built = info.get("env", {})
     here = {"tensorrt": env.get("tensorrt", ""), "gpu": env.get("gpu", ""),
             "compute_capability": env.get("compute_capability", "")}

@@ -157,6 +157,13 @@ def read_sidecar(path: Path) -> dict:
     graph = Path(path).with_suffix(".onnx")
     rebuild = (f"rebuild the engine with `dt export {shell_quote(graph)} --engine`" if graph.is_file() else
                "rebuild the engine with `dt export GRAPH.onnx --engine` from the graph it was built from")
+    from droptrack.engine import trt_compat
+
+    reason = trt_compat.unavailable_reason()   # that command is refused here: say where it works, and what runs here
+    where = " where TensorRT and a CUDA GPU are" if reason else ""
+    here = f"; here, give {shell_quote(graph) if graph.is_file() else 'that graph'} in its place" if reason else ""
+    bare = rebuild + where + here   # for the messages that name the sidecar's path too: no room for the reason
+    rebuild += where + (f" ({reason})" if reason else "") + here
     if side.is_dir():   # a folder in its place was 'no sidecar (not built by dt export)': rebuilding would fail
         raise BackendError(f"engine '{path}' has a folder where its sidecar {side.name} goes; move it away")
     if not side.is_file():
@@ -165,29 +172,29 @@ def read_sidecar(path: Path) -> dict:
     try:
         if side.stat().st_size > MAX_SIDECAR:   # read whole, it would take that much memory first
             raise BackendError(f"sidecar {side} is {side.stat().st_size / 2**20:.0f} MiB, not an engine description "
-                               f"(a few KB); {rebuild}")
+                               f"(a few KB); {bare}")
         info = json.loads(side.read_text())
     except (OSError, ValueError, RecursionError):   # RecursionError: JSON nested too deeply
-        raise BackendError(f"sidecar {side} is unreadable; {rebuild}") from None
+        raise BackendError(f"sidecar {side} is unreadable; {bare}") from None
     if isinstance(info, dict) and info.get("unfinished") is True:   # written before the plan, replaced after it
-        raise BackendError(f"engine '{path}' has no sidecar {side.name} yet: its build did not finish; {rebuild}")
+        raise BackendError(f"engine '{path}' has no sidecar {side.name} yet: its build did not finish; {bare}")
     kind = type(info).__name__
     if not isinstance(info, dict) or not isinstance(info.get("meta"), dict) or not isinstance(info.get("env"), dict):
         missing = "meta" if isinstance(info, dict) and not isinstance(info.get("meta"), dict) else "env"
         what = f"a JSON {kind}" if not isinstance(info, dict) else f"an object without '{missing}'"
         raise BackendError(f"sidecar {side} is {what}, not an engine description (needs 'meta' and 'env' "
-                           f"objects); {rebuild}")
+                           f"objects); {bare}")
     try:
         ArtifactMeta.from_dict(info["meta"])
     except MetadataError as exc:
-        raise BackendError(f"sidecar {side} {exc}".replace(REEXPORT, rebuild)) from None
+        raise BackendError(f"sidecar {side} {exc}".replace(REEXPORT, bare)) from None
     for name in SHOWN:   # printed in dt run's and dt doctor's lines: no control characters, no screenfuls
         part, _, key = name.rpartition(".")
         value = (info[part] if part else info).get(key, "")
         longest = 300 + (4096 if key == "rebuild_command" else 0)   # the command names the .onnx path (PATH_MAX)
         if not isinstance(value, str) or len(value) > longest or not value.isprintable():
             raise BackendError(f"sidecar {side} has '{name}' = {repr(value)[:60]}, not a short line of text; "
-                               f"{rebuild}")
+                               f"{bare}")
     return info
 
 
@@ -274,17 +281,17 @@ class TensorRTBackend(Backend):
         super().__init__(ArtifactMeta.from_dict(info["meta"]))
         index = cuda_index(device)
         rebuild = rebuild_for(self.path, info)
+        reason = trt_compat.unavailable_reason()   # where it is '', the rebuild command runs here
+        advice = not_rebuilt_here(self.path, info, rebuild, reason) if reason else f"rebuild it: {rebuild}"
         cut = plan_size_problem(self.path, info)
         if cut:   # TensorRT would only say it cannot deserialize it
-            raise BackendError(f"{cut}; copy it again, or rebuild it: {rebuild}")
-        reason = trt_compat.unavailable_reason()
+            raise BackendError(f"{cut}; copy it again" + (f"; {advice}" if reason else f", or {advice}"))
         old = recipe_problem(self.path, info)
         if old:   # not trusted silently: its precision pins and flags may be the ones a later recipe fixed
-            raise BackendError(f"{old}; " + (not_rebuilt_here(self.path, info, rebuild, reason) if reason else
-                                             f"rebuild it: {rebuild}"))
+            raise BackendError(f"{old}; {advice}")
         stale = stale_graph(self.path, info)
         if stale:   # a stale engine would track with other weights than the graph's
-            raise BackendError(f"engine '{self.path.name}' is stale: {stale}; rebuild it: {rebuild}")
+            raise BackendError(f"engine '{self.path.name}' is stale: {stale}; {advice}")
         if reason:
             raise BackendError(f"cannot run '{self.path.name}': {reason}; {onnx_instead(self.path)}")
         import torch
