@@ -34,12 +34,13 @@ class InputPair:
 
 
 def load_photo(name: str) -> np.ndarray:
-    """A bundled photo as HxWx3 uint8 RGB."""
+    """A bundled photo as HxWx3 uint8 RGB, decoded without libpng's notes on stderr (e.g. an iCCP profile's)."""
     import cv2
 
     from droptrack.data.media import photo_dir
+    from droptrack.decodelog import quiet_decoding
 
-    img = cv2.imread(str(photo_dir() / f"{name}.png"), cv2.IMREAD_COLOR)
+    img = quiet_decoding(cv2.imread, str(photo_dir() / f"{name}.png"), cv2.IMREAD_COLOR)[0]
     if img is None:
         from droptrack.errors import ExportError
 
