@@ -86,5 +86,6 @@ def test_a_file_that_is_no_engine_names_where_to_rebuild_it(onnx_model, tmp_path
     text = " ".join(r.output.split())
     assert text == (f"error: engine '{engine}' has no sidecar model.engine.json (not built by `dt export --engine`); "
                     f"rebuild the engine with `dt export {graph} --engine` where TensorRT and a CUDA GPU are (TensorRT "
-                    "is not installed here (pip install tensorrt-cu12 on x86, JetPack's python3-libnvinfer on Jetson)); "
+                    "is not installed here (pip install tensorrt-cu12 on x86, JetPack's python3-libnvinfer on "
+                    "Jetson)); "
                     f"here, give {graph} in its place"), r.output

@@ -60,7 +60,8 @@ def test_a_target_swapped_for_another_after_preprocess_is_refused(clip, pre, ext
     t.add_targets(clip[4], [BOXES[0]])
     assert sum(t.extensions.crop_counts()) == sum(layout)   # as many crops: only the set of targets differs
     before = t.snapshot()
-    with pytest.raises(InputError, match=AGAIN):   # was: target 1 tracked on target 0's crops, the new one on 1's and 2's
+    # was: target 1 tracked on target 0's crops, the new one on 1's and 2's
+    with pytest.raises(InputError, match=AGAIN):
         t.postprocess(out, factors, clip[4].shape[:2])
     with pytest.raises(InputError, match=AGAIN):
         t.infer(search)

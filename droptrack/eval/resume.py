@@ -21,7 +21,7 @@ import numpy as np
 
 from droptrack import filelock
 from droptrack.artifact import atomic_write_json, sha256_file
-from droptrack.errors import CheckpointError, DropTrackError, InputError, printable
+from droptrack.errors import CheckpointError, DropTrackError, InputError, printable, shown
 from droptrack.engine.onnx_files import check_external_data, check_graph
 from droptrack.engine.threads import ThreadPlan, usable_cores
 from droptrack.eval.ext_names import override_words
@@ -186,7 +186,7 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
                 "realtime", "device_type", "threads", "split", "root")   # root: one's own footage's (own_root)
         if any(_differs(old, ident, k) for k in keys) and any(out.glob("*.txt")):
             diff = next(k for k in keys if _differs(old, ident, k))
-            label, was, now = diff, repr(old.get(diff))[:80], repr(ident.get(diff))
+            label, was, now = diff, shown(old.get(diff), 300), repr(ident.get(diff))   # a whole root path
             if diff == "tracker_overrides":   # the options each run was given, not the recorded dict
                 label, was, now = "tracker options", override_words(old.get(diff)), override_words(ident.get(diff))
             if diff == "threads":   # boxes differ in the last bits with another thread count
