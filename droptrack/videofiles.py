@@ -178,25 +178,11 @@ def pixel_aspect_note(cap: Any, name: str) -> str | None:
 def _top_level_boxes(path: Path) -> list[bytes] | None:
     """The types of an MP4/MOV file's top-level boxes, up to the end of the file or the first box the file ends
     inside; None when the file does not start like one."""
-    size = path.stat().st_size
-    types: list[bytes] = []
     with open(path, "rb") as f:
-        offset = 0
-        while offset + 8 <= size and len(types) < MAX_BOXES:
-            f.seek(offset)
-            head = f.read(16)
-            length, kind = int.from_bytes(head[:4], "big"), head[4:8]
-            if length == 1 and len(head) == 16:   # a 64-bit size follows the type
-                length = int.from_bytes(head[8:16], "big")
-            elif length == 0:   # the box runs to the end of the file
-                length = size - offset
-            if not types and kind not in MP4_FIRST_BOXES:
-                return None
-            types.append(kind)
-            if length < 8:   # no box is shorter than its header: not (or no longer) a box structure
-                break
-            offset += length
-    return types or None
+        boxes = _children(f, 0, path.stat().st_size, ends_inside=True)
+    if not boxes or boxes[0][0] not in MP4_FIRST_BOXES:
+        return None
+    return [kind for kind, _, _ in boxes]
 
 
 def unopened_reason(path: str | Path | None) -> str | None:
@@ -232,9 +218,10 @@ def unopened_reason(path: str | Path | None) -> str | None:
             "good file from the same camera)")
 
 
-def _children(f: Any, start: int, end: int) -> list[tuple[bytes, int, int]]:
-    """The boxes inside an MP4/MOV box's body from `start` to `end` of open file `f`: (type, body start, body end)
-    each, up to the first one that does not fit (a damaged file: the boxes read so far)."""
+def _children(f: Any, start: int, end: int, ends_inside: bool = False) -> list[tuple[bytes, int, int]]:
+    """The boxes inside an MP4/MOV box's body (or the file) from `start` to `end` of open file `f`: (type, body
+    start, body end) each, up to the first one that does not fit (a damaged file: the boxes read so far); with
+    `ends_inside`, that one too (a file cut off inside its last box), unless shorter than a box's header."""
     found: list[tuple[bytes, int, int]] = []
     offset = start
     while offset + 8 <= end and len(found) < MAX_BOXES:
@@ -245,9 +232,11 @@ def _children(f: Any, start: int, end: int) -> list[tuple[bytes, int, int]]:
             length, body = int.from_bytes(head[8:16], "big"), offset + 16
         elif length == 0:   # the box runs to the end of its parent
             length = end - offset
-        if length < body - offset or offset + length > end:
+        if not (ends_inside or (length >= body - offset and offset + length <= end)):
             break
         found.append((kind, body, offset + length))
+        if length < 8:   # no box is shorter than its header: not (or no longer) a box structure
+            break
         offset += length
     return found
 

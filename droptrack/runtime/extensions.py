@@ -37,6 +37,7 @@ the CUDA `DeviceTracker` call the same code.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -237,6 +238,7 @@ class Extensions:
         self.memory: list[TargetMemory] = []
         self.shifts: list[tuple[float, float]] = []   # per crop of the last `crops`: target - crop centre
         self.counts: list[int] = []   # per target: its crops in the last `crops` batch
+        self.starts: list[int] = []   # per target: the index of its first (normal) crop in that batch
 
     def reset(self, states: list[list[float]], frame=None) -> None:
         """New targets (initialisation): confident at their init boxes, their first-frame anchors started on `frame`."""
@@ -279,6 +281,7 @@ class Extensions:
         `crop_counts` consecutive crops per target (scale search: the same box, the factor times each scale)."""
         anchors, factors, shifts, moves = [], [], [], self.ext.moves_window
         self.counts = self.crop_counts()
+        self.starts = list(itertools.accumulate(self.counts, initial=0))[:-1]
         for state, mem, count in zip(states, self.memory, self.counts):
             anchor, factor = list(state), self.search_factor
             if mem.wide:
@@ -303,16 +306,12 @@ class Extensions:
         return moved_windows(feat_size, [(sx * feat_size, sy * feat_size) for sx, sy in self.shifts],
                              self.ext.window_power)
 
-    def starts(self) -> list[int]:
-        """Per target, the index in the last `crops` batch of its first (normal) crop."""
-        return [sum(self.counts[:i]) for i in range(len(self.counts))]
-
     def select(self, peaks) -> list[int]:
         """Per target, the index (in the batch) of the crop that wins the scale search: the highest peak, a
         non-unit scale's multiplied by SCALE_PENALTY (ties: the normal crop); notes the normal crop's peak, which
         SCALE_GATE reads on the next frame."""
         chosen = []
-        for mem, start, n in zip(self.memory, self.starts(), self.counts):
+        for mem, start, n in zip(self.memory, self.starts, self.counts):
             scored = self._scored(peaks[start:start + n])
             mem.peak = float(peaks[start])
             chosen.append(start + max(range(n), key=scored.__getitem__))   # first of equal maxima

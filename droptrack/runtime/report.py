@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from droptrack.runtime.loop import RunSummary
+from droptrack.runtime.videosink import video_rate
 from droptrack.videofiles import fewer_frames_stored
 from droptrack.wording import counted
 
@@ -94,7 +95,7 @@ def left_out_note(summary: RunSummary) -> str | None:
     """A note when --save left out frames of a passage faster than the video's rate (it keeps the source's timing)."""
     if not summary.left_out:
         return None
-    rate = summary.source_fps or 30.0   # VideoSink's rate
+    rate = video_rate(summary.source_fps)
     return (f"{counted(summary.left_out, 'frame')} of a passage faster than the video's {rate:.4g} FPS "
             f"{'is' if summary.left_out == 1 else 'are'} not in the --save video, so it plays as long as the source "
             "(--output and --jsonl have every frame)")

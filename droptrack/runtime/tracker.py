@@ -268,7 +268,7 @@ class Tracker:
         """`update_states` with extensions: each target's winning crop (scale search), then the extensions' update."""
         ext = self.extensions
         results = []
-        starts = ext.starts()
+        starts = ext.starts
         gray = gray_of(self._host) if any(m.anchor is not None for m in ext.memory) else None
         for i, c in enumerate(ext.select(peaks)):
             if self.ext.scale_fuse is None:

@@ -21,6 +21,11 @@ COLORS = [(0, 255, 0), (255, 128, 0), (0, 160, 255), (255, 0, 255), (255, 255, 0
 LOST_COLOR = (255, 0, 0)
 
 
+def video_rate(fps: float | None) -> float:
+    """The frame rate a --save video is written at: the source's, or 30 where it names none."""
+    return fps if fps and fps > 0 else 30.0
+
+
 def annotate(image: np.ndarray, targets: list[TargetState], fps: float | None = None) -> np.ndarray:
     """BGR copy of an RGB frame with boxes, target index, score (LOST when flagged) and the FPS."""
     import cv2
@@ -106,7 +111,7 @@ class VideoSink(Sink):
         check_video_path(path)
         self.path = Path(path)
         self.part = video_part_path(self.path)
-        self.fps = fps if fps and fps > 0 else 30.0
+        self.fps = video_rate(fps)
         self.timed, self.start, self.written = timed, None, 0
         self.last: np.ndarray | None = None   # the last frame written (repeated to fill a gap in the times)
         self.writer = None
