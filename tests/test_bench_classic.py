@@ -58,6 +58,18 @@ def test_each_target_can_miss(bench):
     assert not bench.check_targets({**AUC, "droptrack_onnx_int8": 0.6299}, FPS, None)[3].passed
 
 
+def test_speed_target_takes_the_faster_onnx_runtime_fp32_row(bench):
+    # model_ort.onnx's row (the same outputs) at 75 FPS, model.onnx's at 66: 75 / 47 = 1.60x passes, 66 / 47 = 1.40x
+    # alone misses; either row alone is judged by itself, and neither row is "not run"
+    both = bench.check_targets(AUC, {**FPS, "droptrack_onnx_fp32": 66.0, "droptrack_onnx_ort": 75.0}, None)[2]
+    assert both.passed and "1.60x (droptrack_onnx_ort)" in both.detail
+    alone = bench.check_targets(AUC, {**FPS, "droptrack_onnx_fp32": 66.0}, None)[2]
+    assert alone.passed is False and "1.40x (droptrack_onnx_fp32)" in alone.detail
+    fps = {k: v for k, v in FPS.items() if k != "droptrack_onnx_fp32"}
+    assert bench.check_targets(AUC, {**fps, "droptrack_onnx_ort": 70.4}, None)[2].passed is False
+    assert bench.check_targets(AUC, {k: v for k, v in fps.items()}, None)[2].passed is None
+
+
 def test_missing_rows_are_not_measured(bench):
     classic = {k: v for k, v in AUC.items() if k.startswith("opencv")}
     checks = bench.check_targets(classic, {k: FPS[k] for k in classic}, None)

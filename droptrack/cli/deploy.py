@@ -24,6 +24,9 @@ def export_(
                                                                            "CHECKPOINT: its engine goes next to it).",
                                                                            readable=False),
     fp16: bool = typer.Option(False, "--fp16", help="Also write model_fp16.onnx (FP32 islands, float32 I/O)."),
+    ort: bool = typer.Option(False, "--ort", help="Also write model_ort.onnx: FP32 for ONNX Runtime (CPU or CUDA, not "
+                             "TensorRT), a frame's search crops in one call and each attention block as one fused "
+                             "node; the same outputs, 1.1-1.2x faster on CPU."),
     int8: bool = typer.Option(False, "--int8", help="Also write the INT8 graphs: model_int8_trt.onnx (TensorRT: "
                               "symmetric Q/DQ on FP16) and model_int8_ort.onnx (ONNX Runtime CPU: U8S8)."),
     precision: list[str] = typer.Option([], "--precision", help="fp32 | fp16 | int8, comma-separated or repeated "
@@ -74,6 +77,7 @@ def export_(
 
     Examples:
       dt export runs/mine/final.pt --fp16 --int8 -o deploy/
+      dt export --ort -o cpu/
       dt export deploy/model_fp16.onnx --engine
       dt export --safetensors -o emb
     """
@@ -113,7 +117,7 @@ def export_(
                                 trt_typing, int8_options=int8_options,
                                 log=lambda s: print_plain(err, s),   # paths: text, each line on one line
                                 trust=trust_checkpoint, keep_fp32=tuple(keep_fp32), safetensors=safetensors,
-                                overwrite=overwrite)
+                                overwrite=overwrite, ort=ort)
     except ParityError as exc:
         if exc.report is None:
             raise

@@ -87,8 +87,9 @@ def _node_flops(node, shapes: dict[str, list[int] | None]) -> int | None:
 
 def onnx_cost(path: str | Path) -> ModelCost:
     """An ONNX graph's parameters (elements of its initializers: the weights inference uses, as the export froze them,
-    so not the checkpoint's count, which has unused ones such as the MAE pos_embed) and FLOPs by shape inference
-    (None when a MatMul / Gemm / Conv shape stays unknown, e.g. a dynamic batch)."""
+    so not the checkpoint's count, which has unused ones such as the MAE pos_embed; model_ort.onnx's batch of crops
+    holds a few constants once per crop) and FLOPs of one template and search pair by shape inference (a static
+    batch's total divided by it; None when a MatMul / Gemm / Conv shape stays unknown, e.g. a dynamic batch)."""
     import onnx
 
     model = onnx.load(str(path), load_external_data=False)
@@ -104,4 +105,5 @@ def onnx_cost(path: str | Path) -> ModelCost:
     for node in inferred.node:
         f = _node_flops(node, shapes)
         total = None if f is None or total is None else total + f
-    return ModelCost(params, total)
+    batch = (shapes.get(inferred.input[0].name) or [1])[0] if inferred.input else 1   # model_ort.onnx: a frame's
+    return ModelCost(params, None if total is None else total // max(1, batch))   # crops per call: one pair's share

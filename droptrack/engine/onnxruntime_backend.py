@@ -110,6 +110,26 @@ def session_options(ort, threads: int = 0):
     return so
 
 
+def run_batched(session, names: list[str], template: np.ndarray, search: np.ndarray,
+                batch: int | None) -> list[np.ndarray]:
+    """`names` for every item, in calls of the graph's static `batch` (None: one call); a short last call is filled
+    with copies of its last item, whose outputs are dropped (model_ort.onnx takes a frame's 2 crops in one call, and
+    still serves a frame that sends 1: an item's outputs do not depend on the others in the batch)."""
+    n = template.shape[0]
+    step = n if batch is None else batch
+    parts = []
+    for i in range(0, n, step):
+        z, x = template[i:i + step], search[i:i + step]
+        short = step - z.shape[0]
+        if short:
+            z = np.concatenate([z, np.repeat(z[-1:], short, axis=0)])
+            x = np.concatenate([x, np.repeat(x[-1:], short, axis=0)])
+        out = session.run(names, {"template": z, "search": x})
+        parts.append([o[:step - short] for o in out] if short else out)
+    return [np.concatenate([p[j] for p in parts], axis=0) if len(parts) > 1 else parts[0][j]
+            for j in range(len(names))]
+
+
 def _meta_from_session(sess, path: Path) -> ArtifactMeta:
     """The graph's ArtifactMeta, read from the session (`meta_from_props`)."""
     return meta_from_props(dict(sess.get_modelmeta().custom_metadata_map), path)
@@ -129,7 +149,7 @@ def meta_from_props(props: dict[str, str], path: str | Path) -> ArtifactMeta:
 
 
 class OrtBackend(Backend):
-    """One ONNX graph in an ONNX Runtime session (static batch 1; larger batches run item by item)."""
+    """One ONNX graph in an ONNX Runtime session (a static batch: larger batches run in calls of it, `run_batched`)."""
 
     name = "onnxruntime"
 
@@ -215,12 +235,8 @@ class OrtBackend(Backend):
     def _infer(self, template, search) -> dict[str, np.ndarray]:
         z = np.ascontiguousarray(to_numpy(template), dtype=np.float32)
         x = np.ascontiguousarray(to_numpy(search), dtype=np.float32)
-        n = z.shape[0]
-        step = n if self._batch is None else self._batch
-        parts = [self.session.run(list(OUTPUT_NAMES), {"template": z[i:i + step], "search": x[i:i + step]})
-                 for i in range(0, n, step)]
-        return {k: np.concatenate([p[j] for p in parts], axis=0) if len(parts) > 1 else parts[0][j]
-                for j, k in enumerate(OUTPUT_NAMES)}
+        outs = run_batched(self.session, list(OUTPUT_NAMES), z, x, self._batch)
+        return dict(zip(OUTPUT_NAMES, outs))
 
     @property
     def released(self) -> bool:

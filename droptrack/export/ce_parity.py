@@ -69,10 +69,17 @@ def _with_topk_outputs(path: str | Path) -> bytes:
 def ort_outputs(path_or_session, pairs: list[InputPair], names: tuple[str, ...] = OUTPUT_NAMES,
                 ) -> list[dict[str, np.ndarray]]:
     """Outputs of an ONNX graph on ONNX Runtime CPU; CE rankings under 'ce_rank_<i>' when the session has them."""
+    from droptrack.engine.onnxruntime_backend import run_batched
+
     sess = path_or_session if hasattr(path_or_session, "run") else ort_session(path_or_session)
     extra = tuple(o.name for o in sess.get_outputs() if o.name.startswith("ce_rank_"))
     want = list(names) + list(extra)
-    return [dict(zip(want, sess.run(want, {"template": p.template, "search": p.search}))) for p in pairs]
+    batch = sess.get_inputs()[0].shape[0]   # model_ort.onnx: a static batch of a frame's crops, pairs in calls of it
+    if not pairs or not isinstance(batch, int) or batch == 1:
+        return [dict(zip(want, sess.run(want, {"template": p.template, "search": p.search}))) for p in pairs]
+    outs = run_batched(sess, want, np.concatenate([p.template for p in pairs]),
+                       np.concatenate([p.search for p in pairs]), batch)
+    return [{k: o[i:i + 1] for k, o in zip(want, outs)} for i in range(len(pairs))]
 
 
 def ce_ranks(out: dict[str, np.ndarray]) -> list[np.ndarray]:

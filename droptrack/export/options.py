@@ -13,7 +13,8 @@ DEFAULT_OUTPUT = Path("out/export")
 def check_export_options(checkpoint: str | Path | None, config: str | None, output_dir: str | Path, opset: int,
                          precs: list[str], calib: str | None, calib_pairs: int, workspace_gb: float, typing: str,
                          int8_options=None, keep_fp32: tuple[str, ...] = (), in_memory: bool = False,
-                         engine: bool = False, safetensors: bool = False, overwrite: bool = False) -> None:
+                         engine: bool = False, safetensors: bool = False, overwrite: bool = False,
+                         ort: bool = False) -> None:
     """Every export option usable together (one-line errors); `precs` already parsed; `in_memory`: the model was
     passed as an object, so there is no checkpoint file to check."""
     from droptrack.config import load_config
@@ -61,7 +62,8 @@ def check_export_options(checkpoint: str | Path | None, config: str | None, outp
             int8_options.check()
     if checkpoint is not None and str(checkpoint).lower().endswith(".onnx"):   # a checkpoint export's options: refused
         given = [o for o, on in (("--fp16/--int8", len(precs) > 1), ("--keep-fp32", keep_fp32), ("--calib", calib),
-                                 ("--safetensors", safetensors), ("--output", Path(output_dir) != DEFAULT_OUTPUT))
+                                 ("--safetensors", safetensors), ("--ort", ort),
+                                 ("--output", Path(output_dir) != DEFAULT_OUTPUT))
                  if on]
         if given:
             verb, them = ("applies", "it") if len(given) == 1 else ("apply", "them")
@@ -89,7 +91,7 @@ def check_export_options(checkpoint: str | Path | None, config: str | None, outp
     if checkpoint is None or not str(checkpoint).lower().endswith(".onnx"):   # files of the names it writes
         from droptrack.export.auto_precision import Int8Options
 
-        check_own_graphs(output_dir, precs, (int8_options or Int8Options()).targets, safetensors)
+        check_own_graphs(output_dir, precs, (int8_options or Int8Options()).targets, safetensors, ort)
     if engine and (checkpoint is None or not str(checkpoint).lower().endswith(".onnx")):
         from droptrack.export.auto_precision import Int8Options
         from droptrack.export.engines import check_export_engines, engine_graphs

@@ -209,9 +209,10 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
                calib_pairs: int = 32, engine: bool = False, workspace_gb: float = 4.0, typing: str = "strong",
                *, model=None, cfg=None, log: Log | None = None, strict: bool = True,
                int8_options=None, trust: bool = False, keep_fp32: tuple[str, ...] = (),
-               safetensors: bool = False, overwrite: bool = False) -> ExportReport:
+               safetensors: bool = False, overwrite: bool = False, ort: bool = False) -> ExportReport:
     """FP32 graph plus the requested FP16 / INT8 graphs (and engines); raises ParityError if any failed (strict).
     `safetensors`: also model.safetensors, the FP32 weights with their config in its metadata (no --config needed).
+    `ort`: also model_ort.onnx, the FP32 graph for ONNX Runtime (droptrack.export.ort_graph).
 
     `checkpoint` may also be an exported `.onnx` graph: then only its engine is (re)built (needs `engine`).
     `int8_options` (droptrack.export.auto_precision.Int8Options): calibration method, targets, precision search.
@@ -228,7 +229,7 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
     precs = parse_precisions(precisions)
     check_export_options(checkpoint, config, output_dir, opset, precs, calib, calib_pairs, workspace_gb, typing,
                          int8_options, keep_fp32, in_memory=model is not None, engine=engine, safetensors=safetensors,
-                         overwrite=overwrite)
+                         overwrite=overwrite, ort=ort)
     if checkpoint is not None and str(checkpoint).lower().endswith(".onnx"):   # MODEL.ONNX as dt run takes it
         return engine_only(Path(checkpoint), engine, workspace_gb, typing, log, overwrite)
     from droptrack.engine.onnxruntime_backend import require_onnxruntime
@@ -259,6 +260,10 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
             elif weights is not None:
                 report.notes.append(f"{SAFETENSORS} not written: model.onnx failed its parity check")
         if fp32.ok:
+            if ort:
+                from droptrack.export.ort_graph import export_ort
+
+                report.results.append(export_ort(fp32.path, src, _publish, log))
             if "fp16" in precs:
                 report.results.append(export_fp16(fp32.path, src, log, tuple(keep_fp32)))
             if "int8" in precs:

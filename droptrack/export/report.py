@@ -6,6 +6,7 @@ from pathlib import Path
 
 from droptrack.errors import plain_text, shell_join
 from droptrack.export.results import ExportReport
+from droptrack.export.workdir import ORT_FP32
 
 _STATUS = {"ok": "[green]ok[/]", "failed": "[red]FAILED[/]", "skipped": "[yellow]skipped[/]"}
 
@@ -168,7 +169,7 @@ def notes(report: ExportReport) -> list[str]:
     of another checkpoint or an earlier one of this checkpoint."""
     lines = list(dict.fromkeys(report.notes)) + stale_artifacts(report) + earlier_run_files(report)
     for r in report.results:
-        if r.precision == "int8" and r.name.endswith(".onnx"):
+        if (r.precision == "int8" or r.name == ORT_FP32) and r.name.endswith(".onnx"):
             lines += r.notes
         p = r.parity
         if p is not None and p.tokens and p.token_agreement < 1.0 and r.precision != "fp32":
@@ -180,7 +181,8 @@ def notes(report: ExportReport) -> list[str]:
 
 
 def next_commands(report: ExportReport) -> list[str]:
-    """What to run next: track a video with the FP32 graph, benchmark every verified artifact against PyTorch."""
+    """What to run next: track a video with the FP32 graph (model_ort.onnx when written), benchmark every verified
+    artifact against PyTorch."""
     ok = [r for r in report.results if r.ok]
     onnx = [r for r in ok if r.path.suffix == ".onnx"]
     engines = [r for r in ok if r.path.suffix == ".engine"]
@@ -189,7 +191,8 @@ def next_commands(report: ExportReport) -> list[str]:
 
     cmds = []
     if onnx:
-        fp32 = next((r for r in onnx if r.precision == "fp32"), onnx[0])
+        fp32 = next((r for r in onnx if r.name == ORT_FP32), None) or \
+            next((r for r in onnx if r.precision == "fp32"), onnx[0])   # model_ort.onnx: the faster one to track with
         cmds.append(f"dt run VIDEO --model {paths([fp32])} --init X,Y,W,H")
         cmds.append("dt bench " + paths(onnx))
     if engines:

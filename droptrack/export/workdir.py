@@ -1,7 +1,7 @@
 """`dt export`'s output folder: the file names it writes, its checks, and one export at a time in it.
 
 A killed export (kill -9, a lost SSH session, the OOM killer) leaves its hidden temp folders (`.dt-export-*`,
-`.dt-fp16-*`, `.dt-int8-*`, `.dt-auto-*`: every precision-search candidate, about one graph each) and the temp
+`.dt-fp16-*`, `.dt-int8-*`, `.dt-ort-*`, `.dt-auto-*`: every precision-search candidate, about one graph each) and the temp
 files of atomic writes (`.<name>.<random>.tmp`, for the names it writes); none is ever read as a model, and the next
 export into the folder removes them (another file's temp name there is the user's, kept). It may do so safely
 because an export holds the folder's lock (`.dt-export.lock`, removed when it ends) while it writes.
@@ -21,18 +21,19 @@ from droptrack.errors import ExportError, folder_where_a_file_goes
 
 FILENAMES = {"fp32": "model.onnx", "fp16": "model_fp16.onnx", "int8": "model_int8_trt.onnx"}
 INT8_FILENAMES = {"trt": "model_int8_trt.onnx", "ort": "model_int8_ort.onnx"}   # `--int8` writes both
+ORT_FP32 = "model_ort.onnx"   # `--ort`: FP32 for ONNX Runtime, a frame's crops in one call (droptrack.export.ort_graph)
 SAFETENSORS = "model.safetensors"
 PARITY = "parity.json"   # every export's parity rows (droptrack.export.parity)
 MAX_HEADER = 4 << 20   # bytes: droptrack's readers refuse a larger .safetensors header
 LOCK = ".dt-export.lock"
-TEMP_DIRS = (".dt-export-", ".dt-fp16-", ".dt-int8-", ".dt-auto-")   # tempfile prefixes of the pipeline's steps
+TEMP_DIRS = (".dt-export-", ".dt-fp16-", ".dt-int8-", ".dt-auto-", ".dt-ort-")   # tempfile prefixes of the pipeline's steps
 ATOMIC_TEMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")   # droptrack.artifact's mkstemp names, `.<name>.<random>.tmp`
 
 
 def written_names() -> set[str]:
     """Every file an export writes into its folder: the graphs and their `.failed` forms, the engines with their
     sidecars (also as `.failed` / `.unchecked`), parity.json, the precision-search reports and model.safetensors."""
-    graphs = {*FILENAMES.values(), *INT8_FILENAMES.values()}
+    graphs = {*FILENAMES.values(), *INT8_FILENAMES.values(), ORT_FP32}
     ends = ("", ".json", ".failed", ".failed.json", ".unchecked", ".unchecked.json")
     engines = {g.replace(".onnx", ".engine") + end for g in graphs for end in ends}
     reports = {PARITY, SAFETENSORS, *(f"auto_precision_{t}.json" for t in INT8_FILENAMES)}
@@ -52,7 +53,7 @@ def check_replaceable(output_dir: str | Path) -> None:
 
 
 def check_own_graphs(output_dir: str | Path, precs: list[str], int8_targets: tuple[str, ...],
-                     safetensors: bool = False) -> None:
+                     safetensors: bool = False, ort: bool = False) -> None:
     """A graph (or, with `safetensors`, a model.safetensors), or a parity.json, in the folder under a name this export
     writes that no `dt export` wrote (no droptrack metadata: another tool's export, a hand-edited graph, other
     weights, another tool's or a user's parity.json, any other file) is refused before any work: it would be
@@ -60,7 +61,8 @@ def check_own_graphs(output_dir: str | Path, precs: list[str], int8_targets: tup
     from droptrack.export.parity import own_parity_json
 
     names = [FILENAMES["fp32"]] + [FILENAMES["fp16"]] * ("fp16" in precs) + \
-        [INT8_FILENAMES[t] for t in int8_targets if "int8" in precs] + [SAFETENSORS] * safetensors + [PARITY]
+        [INT8_FILENAMES[t] for t in int8_targets if "int8" in precs] + [ORT_FP32] * ort + \
+        [SAFETENSORS] * safetensors + [PARITY]
     out = Path(output_dir).expanduser()
     for name in dict.fromkeys(names):
         if (out / name).is_dir() and not (out / name).is_symlink():   # dt's wording for this everywhere, before work

@@ -1,0 +1,128 @@
+"""`dt export --ort`: model_ort.onnx against model.onnx, side by side on the same sequences, 1 thread.
+
+Usage: OMP_NUM_THREADS=1 python benchmarks/bench_ort_graph.py --export DIR --data SET [--data SET ...] [--out OUT]
+         [--video CLIP.mp4 --init X,Y,W,H ...]
+
+DIR is a `dt export --ort [--int8]` folder; every graph of it that is there runs: model.onnx (the reference),
+model_ort.onnx and model_int8_ort.onnx. SET is a `dt data synth` folder; --video adds a real clip tracked from the
+box given. Per sequence every graph tracks it, one after the other in an order that rotates, so load changes on a
+shared machine hit them alike. Time: each `track` call's wall and process CPU time (the latter leaves out what other
+jobs took from the core). Reported per graph: FPS = frames / total CPU seconds and the median frame, the CPU-time
+ratio to model.onnx, and the largest difference of any box from model.onnx's (pixels) with the share of frames whose
+box parts from it (IoU < 0.5). Writes OUT/speed.json and OUT/speed.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from droptrack.errors import run_script  # noqa: E402
+
+GRAPHS = ("model.onnx", "model_ort.onnx", "model_int8_ort.onnx")
+
+
+def track_timed(tracker, frames: list, init) -> tuple[np.ndarray, list[float], list[float]]:
+    """Boxes of every frame after the first, each frame's wall and CPU ms."""
+    tracker.initialize(frames[0], init)
+    boxes, wall, cpu = [], [], []
+    for f in frames[1:]:
+        w0, c0 = time.perf_counter(), time.process_time()
+        boxes.append(tracker.track(f)[0])
+        wall.append((time.perf_counter() - w0) * 1e3)
+        cpu.append((time.process_time() - c0) * 1e3)
+    return np.asarray(boxes, np.float64), wall, cpu
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    x1, y1 = np.maximum(a[:, 0], b[:, 0]), np.maximum(a[:, 1], b[:, 1])
+    x2 = np.minimum(a[:, 0] + a[:, 2], b[:, 0] + b[:, 2])
+    y2 = np.minimum(a[:, 1] + a[:, 3], b[:, 1] + b[:, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    return inter / np.maximum(a[:, 2] * a[:, 3] + b[:, 2] * b[:, 3] - inter, 1e-9)
+
+
+def sequences(sets: list[str], videos: list[tuple[str, str]]):
+    """(name, frames, init box) of every synth sequence, then of every clip."""
+    from droptrack.data import get_sequences
+    from droptrack.runtime.sources import open_source
+
+    for root in sets:
+        for seq in get_sequences("synth", root=root):
+            yield f"{Path(root).name}/{seq.name}", list(seq.iter_frames()), seq.boxes[0]
+    for clip, init in videos:
+        with open_source(clip) as src:
+            yield Path(clip).name, [f.image for f, _ in src], [float(v) for v in init.split(",")]
+
+
+def measure(export: Path, sets: list[str], videos: list[tuple[str, str]]) -> dict:
+    """Every graph on every sequence, interleaved; per graph the totals and the boxes' difference from model.onnx."""
+    from droptrack.runtime.tracker import load_tracker
+
+    names = [g for g in GRAPHS if (export / g).is_file()]
+    trackers = {g: load_tracker(export / g, threads=1) for g in names}
+    rows = {g: {"wall": [], "cpu": [], "diff": 0.0, "parted": 0} for g in names}
+    n = k = 0
+    for k, (label, frames, init) in enumerate(sequences(sets, videos)):
+        order = names[k % len(names):] + names[:k % len(names)]
+        boxes = {}
+        for g in order:
+            boxes[g], wall, cpu = track_timed(trackers[g], frames, init)
+            rows[g]["wall"] += wall
+            rows[g]["cpu"] += cpu
+        for g in names:
+            rows[g]["diff"] = max(rows[g]["diff"], float(np.abs(boxes[g] - boxes[names[0]]).max()))
+            rows[g]["parted"] += int((_iou(boxes[g], boxes[names[0]]) < 0.5).sum())
+        n += len(frames) - 1
+        print(f"{label}: {len(frames) - 1} frames", flush=True)
+    ref = sum(rows[names[0]]["cpu"])
+    out = {"sequences": k + 1, "frames": n, "graphs": {}}
+    for g, r in rows.items():
+        out["graphs"][g] = {"fps_cpu": 1e3 * n / sum(r["cpu"]), "fps_wall": 1e3 * n / sum(r["wall"]),
+                            "median_frame_ms_cpu": statistics.median(r["cpu"]), "cpu_ratio": ref / sum(r["cpu"]),
+                            "max_box_diff_px": r["diff"], "parted_share": r["parted"] / n}
+    return out
+
+
+def markdown(res: dict, command: str) -> str:
+    lines = [f"`{command}`", "", f"{res['sequences']} sequences, {res['frames']} frames, 1 thread", "",
+             "| graph | FPS (CPU time) | FPS (wall) | median frame ms (CPU) | x model.onnx (CPU time) | "
+             "max box diff px | frames parted (IoU < 0.5) |", "|---|---|---|---|---|---|---|"]
+    for g, r in res["graphs"].items():
+        lines.append(f"| {g} | {r['fps_cpu']:.1f} | {r['fps_wall']:.1f} | {r['median_frame_ms_cpu']:.2f} | "
+                     f"{r['cpu_ratio']:.3f} | {r['max_box_diff_px']:.2g} | {100 * r['parted_share']:.2f} % |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--export", required=True, help="a dt export --ort folder")
+    ap.add_argument("--data", action="append", default=[], help="a dt data synth folder (repeatable)")
+    ap.add_argument("--video", action="append", default=[], help="a clip (repeatable, each with its --init)")
+    ap.add_argument("--init", action="append", default=[], help="X,Y,W,H of the clip before it, on its first frame")
+    ap.add_argument("--out", default="out/bench_ort_graph")
+    args = ap.parse_args()
+    if os.environ.get("OMP_NUM_THREADS") != "1":
+        print("note: set OMP_NUM_THREADS=1 for numbers comparable to the recorded ones", file=sys.stderr)
+    if len(args.video) != len(args.init):
+        raise SystemExit("error: give one --init per --video")
+    res = measure(Path(args.export), args.data, list(zip(args.video, args.init)))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    command = "OMP_NUM_THREADS=1 python benchmarks/bench_ort_graph.py " + " ".join(sys.argv[1:])
+    (out / "speed.json").write_text(json.dumps({**res, "command": command}, indent=1) + "\n")
+    (out / "speed.md").write_text(markdown(res, command))
+    print(markdown(res, command))
+
+
+if __name__ == "__main__":
+    run_script(main)

@@ -1,0 +1,113 @@
+"""`dt export --ort`: model_ort.onnx, the FP32 graph for ONNX Runtime (a frame's crops in one call, fused attention).
+
+The reference is model.onnx of the same export, run item by item (static batch 1, standard ops): model_ort.onnx must
+give its outputs for any number of items, including a count that is not a multiple of its batch, and the same boxes
+when tracking. The tiny test model has 4 blocks with candidate elimination in blocks 1 and 2, so the two plain
+attention blocks (0 and 3) are fused and the two CE blocks stay as they are.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from helpers import cli, one_line_error
+
+ROOT_CONFIG = "droptrack/configs/tiny_ce_test.yaml"
+
+
+@pytest.fixture(scope="module")
+def scale_export(tiny_ckpt, tmp_path_factory, one_thread):
+    """The tiny checkpoint exported with `--ort` under the tiny config + TEST.SCALE_SEARCH [0.8] (2 crops a frame)."""
+    from pathlib import Path
+
+    root = tmp_path_factory.mktemp("ort")
+    text = (Path(__file__).resolve().parents[1] / ROOT_CONFIG).read_text()
+    cfg = root / "scale.yaml"
+    cfg.write_text(text.replace("TEST: {EPOCH: 4,", "TEST: {SCALE_SEARCH: [0.8], EPOCH: 4,"))
+    res = cli("export", tiny_ckpt, "--config", cfg, "--ort", "-o", root / "out")
+    assert res.exit_code == 0, res.output
+    return root / "out", res
+
+
+def _nodes(path):
+    import onnx
+
+    return [(n.domain, n.op_type) for n in onnx.load(str(path)).graph.node]
+
+
+def test_ort_graph_is_batched_fused_and_verified(scale_export):
+    import onnx
+
+    out, res = scale_export
+    ort_graph = onnx.load(str(out / "model_ort.onnx"))
+    assert [d.dim_value for d in ort_graph.graph.input[0].type.tensor_type.shape.dim] == [2, 3, 64, 64]
+    assert _nodes(out / "model_ort.onnx").count(("com.microsoft", "Attention")) == 2   # blocks 0 and 3
+    assert not any(d == "com.microsoft" for d, _ in _nodes(out / "model.onnx"))   # TensorRT's input: standard ops
+    row = json.loads((out / "parity.json").read_text())["artifacts"]["model_ort.onnx"]
+    assert row["passed"] and row["precision"] == "fp32"
+    meta = {p.key: json.loads(p.value) for p in ort_graph.metadata_props}
+    assert meta["droptrack.extra"]["batch"] == 2 and meta["droptrack.extra"]["fused_attention"] == 2
+    assert "next: dt run VIDEO --model " in res.output and "model_ort.onnx --init X,Y,W,H" in res.output
+    assert "model_ort.onnx: for ONNX Runtime (not TensorRT): 2 crops per call, 2 attention blocks" in res.output
+    from droptrack.engine.model_cost import onnx_cost
+
+    # dt doctor's FLOPs are one template and search pair's: the batch of 2 and the fused nodes count as model.onnx
+    assert onnx_cost(out / "model_ort.onnx").flops == onnx_cost(out / "model.onnx").flops > 0
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5])
+def test_any_item_count_gives_model_onnx_outputs(scale_export, n):
+    from droptrack.engine.onnxruntime_backend import OrtBackend
+
+    out, _ = scale_export
+    rng = np.random.default_rng(n)
+    z = rng.standard_normal((n, 3, 64, 64)).astype(np.float32)
+    x = rng.standard_normal((n, 3, 128, 128)).astype(np.float32)
+    one, two = OrtBackend(out / "model.onnx", threads=1), OrtBackend(out / "model_ort.onnx", threads=1)
+    got = two.infer(z, x)
+    for i in range(n):   # the reference: the batch-1 graph, one item at a time
+        ref = one.infer(z[i:i + 1], x[i:i + 1])
+        for k, v in ref.items():
+            assert got[k].shape[0] == n
+            np.testing.assert_allclose(got[k][i:i + 1], v, rtol=0, atol=1e-5)
+
+
+def test_tracks_as_model_onnx(scale_export, frames):
+    from droptrack import load_tracker
+
+    out, _ = scale_export
+    boxes = {}
+    for name in ("model.onnx", "model_ort.onnx"):
+        tracker = load_tracker(out / name, threads=1)
+        tracker.initialize(frames[0], (60, 40, 40, 50))
+        boxes[name] = np.array([tracker.track(f)[0] for f in frames[1:]])
+        tracker.close()
+    assert boxes["model.onnx"].shape == (len(frames) - 1, 4)
+    np.testing.assert_allclose(boxes["model_ort.onnx"], boxes["model.onnx"], rtol=0, atol=1e-3)
+
+
+def test_batch_follows_the_crops_a_target_takes():
+    from droptrack.artifact import ArtifactMeta
+    from droptrack.export.ort_graph import crops_per_target
+
+    def meta(tracker):
+        return ArtifactMeta("droptrack", "x", 64, 128, 2.0, 4.0, 16, tracker=tracker)
+
+    assert crops_per_target(meta({})) == 1   # the official procedure: one crop per frame
+    assert crops_per_target(meta({"SCALE_SEARCH": [0.8]})) == 2
+    assert crops_per_target(meta({"SCALE_SEARCH": [0.8, 1.25]})) == 3
+    assert crops_per_target(meta({"SCALE_SEARCH": [0.8], "SCALE_GATE": 0.6})) == 1   # most frames send one crop
+
+
+def test_ort_refused_for_a_graph_and_a_foreign_file(onnx_model, tmp_path):
+    res = cli("export", onnx_model, "--ort")
+    assert one_line_error(res).startswith(f"error: '{onnx_model}' is an exported graph: only its engine is built")
+    assert "--ort applies to a checkpoint export" in one_line_error(res)
+    (tmp_path / "model_ort.onnx").write_bytes(b"not a graph of ours")
+    res = cli("export", "--ort", "-o", tmp_path)
+    assert res.exit_code == 2
+    assert "holds 'model_ort.onnx', which this export would replace, and no dt export wrote it" in one_line_error(res)
+    assert (tmp_path / "model_ort.onnx").read_bytes() == b"not a graph of ours"
