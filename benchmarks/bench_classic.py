@@ -166,7 +166,8 @@ def exports(model: str | None, work: Path) -> dict[str, Path]:
 def row_specs(model: str | None, onnx: dict[str, Path]) -> dict[str, tuple[str | None, str | None]]:
     """Row -> (artifact, OpenCV baseline) as `evaluate()` takes them."""
     return {"torch": (model, None), "onnx_fp32": (str(onnx.get("onnx_fp32")), None),
-            "onnx_ort": (str(onnx.get("onnx_ort")), None), "onnx_int8": (str(onnx.get("onnx_int8")), None), "csrt": (None, "csrt"), "mil": (None, "mil"),
+            "onnx_ort": (str(onnx.get("onnx_ort")), None), "onnx_int8": (str(onnx.get("onnx_int8")), None),
+            "csrt": (None, "csrt"), "mil": (None, "mil"),
             "kcf": (None, "kcf")}
 
 

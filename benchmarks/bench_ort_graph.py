@@ -10,6 +10,10 @@ shared machine hit them alike. Time: each `track` call's wall and process CPU ti
 jobs took from the core). Reported per graph: FPS = frames / total CPU seconds and the median frame, the CPU-time
 ratio to model.onnx, and the largest difference of any box from model.onnx's (pixels) with the share of frames whose
 box parts from it (IoU < 0.5). Writes OUT/speed.json and OUT/speed.md.
+
+`--network N` times the network alone instead, N interleaved rounds on random inputs of one frame's crops: model.onnx
+in one call per crop, model.onnx with its attention blocks fused (made here, in a temp folder) likewise, and
+model_ort.onnx in one call; it prints the median of each and its ratio to the first (OUT/network.json).
 """
 
 from __future__ import annotations
@@ -93,6 +97,36 @@ def measure(export: Path, sets: list[str], videos: list[tuple[str, str]]) -> dic
     return out
 
 
+def network(export: Path, rounds: int) -> dict:
+    """Median ms of one frame's crops through each form of the network, interleaved round by round."""
+    import tempfile
+
+    from droptrack.engine.onnxruntime_backend import OrtBackend
+    from droptrack.export.ort_attention import fuse_attention_file
+
+    with tempfile.TemporaryDirectory() as tmp:
+        fused = Path(tmp) / "fused.onnx"
+        fuse_attention_file(export / "model.onnx", fused)
+        forms = {"model.onnx": OrtBackend(export / "model.onnx", threads=1),
+                 "model.onnx, attention fused": OrtBackend(fused, threads=1),
+                 "model_ort.onnx": OrtBackend(export / "model_ort.onnx", threads=1)}
+    batch = forms["model_ort.onnx"].session.get_inputs()[0].shape[0]
+    meta = forms["model.onnx"].meta
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((batch, 3, meta.template_size, meta.template_size)).astype(np.float32)
+    x = rng.standard_normal((batch, 3, meta.search_size, meta.search_size)).astype(np.float32)
+    times: dict[str, list[float]] = {k: [] for k in forms}
+    for _ in range(rounds):
+        for k, b in forms.items():
+            t0 = time.perf_counter()
+            b.infer(z, x)
+            times[k].append((time.perf_counter() - t0) * 1e3)
+    ref = statistics.median(times["model.onnx"])
+    return {"crops": batch, "rounds": rounds, "forms": {k: {"median_ms": statistics.median(v),
+                                                            "x_model_onnx": ref / statistics.median(v)}
+                                                        for k, v in times.items()}}
+
+
 def markdown(res: dict, command: str) -> str:
     lines = [f"`{command}`", "", f"{res['sequences']} sequences, {res['frames']} frames, 1 thread", "",
              "| graph | FPS (CPU time) | FPS (wall) | median frame ms (CPU) | x model.onnx (CPU time) | "
@@ -110,15 +144,22 @@ def main() -> None:
     ap.add_argument("--video", action="append", default=[], help="a clip (repeatable, each with its --init)")
     ap.add_argument("--init", action="append", default=[], help="X,Y,W,H of the clip before it, on its first frame")
     ap.add_argument("--out", default="out/bench_ort_graph")
+    ap.add_argument("--network", type=int, default=0, help="time the network alone, this many rounds")
     args = ap.parse_args()
     if os.environ.get("OMP_NUM_THREADS") != "1":
         print("note: set OMP_NUM_THREADS=1 for numbers comparable to the recorded ones", file=sys.stderr)
     if len(args.video) != len(args.init):
         raise SystemExit("error: give one --init per --video")
-    res = measure(Path(args.export), args.data, list(zip(args.video, args.init)))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     command = "OMP_NUM_THREADS=1 python benchmarks/bench_ort_graph.py " + " ".join(sys.argv[1:])
+    if args.network:
+        res = network(Path(args.export), args.network)
+        (out / "network.json").write_text(json.dumps({**res, "command": command}, indent=1) + "\n")
+        for k, r in res["forms"].items():
+            print(f"{k:30s} {r['median_ms']:7.2f} ms  {r['x_model_onnx']:.3f}x")
+        return
+    res = measure(Path(args.export), args.data, list(zip(args.video, args.init)))
     (out / "speed.json").write_text(json.dumps({**res, "command": command}, indent=1) + "\n")
     (out / "speed.md").write_text(markdown(res, command))
     print(markdown(res, command))

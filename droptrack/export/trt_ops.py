@@ -226,7 +226,8 @@ def trt_problems(model) -> list[str]:
         if node.domain not in ("", "ai.onnx") or node.op_type not in OPS:
             domain = f" of domain '{node.domain}'" if node.domain not in ("", "ai.onnx") else ""
             problems.append(f"{where}: op {node.op_type}{domain} is not among the ops droptrack knows TensorRT 10's "
-                            "parser to take (ONNX Runtime's INT8 graph holds such ops)")
+                            "parser to take (ONNX Runtime's graphs model_ort.onnx and model_int8_ort.onnx hold such "
+                            "ops)")
             continue
         problems += [f"{where}: {p}" for p in _node_problems(node, types, consts, shapes)]
     return problems

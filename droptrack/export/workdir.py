@@ -1,9 +1,9 @@
 """`dt export`'s output folder: the file names it writes, its checks, and one export at a time in it.
 
 A killed export (kill -9, a lost SSH session, the OOM killer) leaves its hidden temp folders (`.dt-export-*`,
-`.dt-fp16-*`, `.dt-int8-*`, `.dt-ort-*`, `.dt-auto-*`: every precision-search candidate, about one graph each) and the temp
-files of atomic writes (`.<name>.<random>.tmp`, for the names it writes); none is ever read as a model, and the next
-export into the folder removes them (another file's temp name there is the user's, kept). It may do so safely
+`.dt-fp16-*`, `.dt-int8-*`, `.dt-ort-*`, `.dt-auto-*`: every precision-search candidate, about one graph each) and the
+temp files of atomic writes (`.<name>.<random>.tmp`, for the names it writes); none is ever read as a model, and the
+next export into the folder removes them (another file's temp name there is the user's, kept). It may do so safely
 because an export holds the folder's lock (`.dt-export.lock`, removed when it ends) while it writes.
 """
 
@@ -26,7 +26,7 @@ SAFETENSORS = "model.safetensors"
 PARITY = "parity.json"   # every export's parity rows (droptrack.export.parity)
 MAX_HEADER = 4 << 20   # bytes: droptrack's readers refuse a larger .safetensors header
 LOCK = ".dt-export.lock"
-TEMP_DIRS = (".dt-export-", ".dt-fp16-", ".dt-int8-", ".dt-auto-", ".dt-ort-")   # tempfile prefixes of the pipeline's steps
+TEMP_DIRS = (".dt-export-", ".dt-fp16-", ".dt-int8-", ".dt-auto-", ".dt-ort-")   # the pipeline's steps' tempfiles
 ATOMIC_TEMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")   # droptrack.artifact's mkstemp names, `.<name>.<random>.tmp`
 
 
