@@ -111,3 +111,15 @@ def test_ort_refused_for_a_graph_and_a_foreign_file(onnx_model, tmp_path):
     assert res.exit_code == 2
     assert "holds 'model_ort.onnx', which this export would replace, and no dt export wrote it" in one_line_error(res)
     assert (tmp_path / "model_ort.onnx").read_bytes() == b"not a graph of ours"
+
+
+@pytest.mark.parametrize("name", ["model.onnx", "model_ort.onnx"])
+def test_no_items_give_empty_maps(scale_export, name):
+    from droptrack.engine.onnxruntime_backend import OrtBackend
+
+    out, _ = scale_export
+    got = OrtBackend(out / name, threads=1).infer(np.zeros((0, 3, 64, 64), np.float32),
+                                                  np.zeros((0, 3, 128, 128), np.float32))
+    # as the torch backend: (0, C, F, F) maps, F = 128 px search / stride 16 = 8
+    assert {k: v.shape for k, v in got.items()} == {"score_map": (0, 1, 8, 8), "size_map": (0, 2, 8, 8),
+                                                    "offset_map": (0, 2, 8, 8)}

@@ -116,6 +116,9 @@ def run_batched(session, names: list[str], template: np.ndarray, search: np.ndar
     with copies of its last item, whose outputs are dropped (model_ort.onnx takes a frame's 2 crops in one call, and
     still serves a frame that sends 1: an item's outputs do not depend on the others in the batch)."""
     n = template.shape[0]
+    if n == 0:   # no items: empty outputs, as the torch backend gives (their shapes from one call on zeros)
+        z, x = (np.zeros((batch or 1, *a.shape[1:]), np.float32) for a in (template, search))
+        return [o[:0] for o in session.run(names, {"template": z, "search": x})]
     step = n if batch is None else batch
     parts = []
     for i in range(0, n, step):
