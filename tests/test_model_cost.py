@@ -88,3 +88,23 @@ def test_doctor_prints_the_size_line(tiny_ckpt, onnx_model, which):
     line = next(ln for ln in r.output.splitlines() if "GFLOPs per frame" in ln)
     gflops = 0.0464 if which == "checkpoint" else 0.0465       # the graph's CE ranking product (test above)
     assert line.startswith(f"ok: {path.name}: ") and f" M params, {gflops} GFLOPs per frame" in line
+
+
+
+def _matmul(path, data: str, batch: int, weight_first: bool) -> None:
+    """(batch,4,8) input `data` @ (8,16) weight B, with B also listed as a graph input (first or last)."""
+    x = helper.make_tensor_value_info(data, TensorProto.FLOAT, [batch, 4, 8])
+    w = helper.make_tensor_value_info("B", TensorProto.FLOAT, [8, 16])   # as keep_initializers_as_inputs lists it
+    out = helper.make_tensor_value_info("ab", TensorProto.FLOAT, None)
+    graph = helper.make_graph([helper.make_node("MatMul", [data, "B"], ["ab"])], "g",
+                              [w, x] if weight_first else [x, w], [out], [_init("B", 8, 16)])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+def test_the_flops_are_one_template_inputs_share(tmp_path):
+    # a static batch of crops (model_ort.onnx) counts once per pair: the batch of the input named template, not of
+    # whatever graph.input lists first
+    _matmul(tmp_path / "t.onnx", "template", 2, weight_first=True)
+    assert onnx_cost(tmp_path / "t.onnx").flops == 2 * 4 * 16 * 8   # one of the 2 items
+    _matmul(tmp_path / "a.onnx", "a", 3, weight_first=False)
+    assert onnx_cost(tmp_path / "a.onnx").flops == 2 * 3 * 4 * 16 * 8   # no template input: the whole call

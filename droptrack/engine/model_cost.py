@@ -105,5 +105,5 @@ def onnx_cost(path: str | Path) -> ModelCost:
     for node in inferred.node:
         f = _node_flops(node, shapes)
         total = None if f is None or total is None else total + f
-    batch = (shapes.get(inferred.input[0].name) or [1])[0] if inferred.input else 1   # model_ort.onnx: a frame's
-    return ModelCost(params, None if total is None else total // max(1, batch))   # crops per call: one pair's share
+    batch = (shapes.get("template") or [1])[0]   # model_ort.onnx: a frame's crops per call; by name, as graph.input
+    return ModelCost(params, None if total is None else total // max(1, batch))   # may also list initializers
