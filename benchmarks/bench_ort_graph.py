@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from droptrack.errors import run_script  # noqa: E402
+from droptrack.errors import InputError, run_script  # noqa: E402
 
 GRAPHS = ("model.onnx", "model_ort.onnx", "model_int8_ort.onnx")
 
@@ -149,7 +149,9 @@ def main() -> None:
     if os.environ.get("OMP_NUM_THREADS") != "1":
         print("note: set OMP_NUM_THREADS=1 for numbers comparable to the recorded ones", file=sys.stderr)
     if len(args.video) != len(args.init):
-        raise SystemExit("error: give one --init per --video")
+        raise InputError("give one --init per --video")
+    if not args.network and not args.data and not args.video:   # else 0 frames: a division by zero after the load
+        raise InputError("nothing to track: give --data SET or --video CLIP --init X,Y,W,H (or --network N)")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     command = "OMP_NUM_THREADS=1 python benchmarks/bench_ort_graph.py " + " ".join(sys.argv[1:])
