@@ -25,8 +25,6 @@ from droptrack.export.ort_attention import fuse_attention_file
 from droptrack.export.results import ExportResult, Source
 from droptrack.export.workdir import ORT_FP32
 
-SIMPLIFY_ATOL = 1e-6   # as model.onnx's: a simplified graph is kept only if its outputs stay this close to the raw one
-
 
 def crops_per_target(meta: ArtifactMeta) -> int:
     """The graph's static batch: the search crops one target takes per frame with the graph's TEST keys (1 + the
@@ -51,7 +49,9 @@ def export_ort(fp32_path: Path, source: Source, publish: Callable, log: Callable
                       int(meta.extra.get("opset", 17)), OUTPUT_NAMES)
         ref = ort_outputs(raw, source.pairs[:batch], OUTPUT_NAMES)
 
-        def unchanged(p: Path) -> bool:
+        def unchanged(p: Path) -> bool:   # as model.onnx's simplification is judged
+            from droptrack.export.pipeline import SIMPLIFY_ATOL
+
             got = ort_outputs(p, source.pairs[:batch], OUTPUT_NAMES)
             return all(abs(g[k].astype("float64") - r[k]).max() <= SIMPLIFY_ATOL
                        for g, r in zip(got, ref) for k in OUTPUT_NAMES)
