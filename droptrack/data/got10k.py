@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from droptrack.data.folder import check_no_frame_without_row, checked_boxes, frames_folder, own_boxes
-from droptrack.data.frames import NumberedFrames, compact, numbered_gap
+from droptrack.data.frames import NumberedFrames, compact, count_numbered, numbered_gap
 from droptrack.data.labels import COVER_TOP, load_boxes, load_flags
 from droptrack.data.sequence import (Sequence, list_images, missing_frame, numbered_frames, one_folder_down, pad_boxes,
                                      select)
@@ -166,6 +166,8 @@ def read_sequence(folder: Path, dataset: str = "got10k") -> Sequence:
         if dataset == "synth":   # _own_frames checks its own listing
             images = frames_folder(folder)
             check_no_frame_without_row(images, n, len(list_images(images, warn=False)))
+        else:
+            _check_frame_count(folder, n, ext)
     else:  # test split: only the first row is published; count the images (GOT-10k: its .jpg files, as the
         frames = list_images(folder) if dataset != "got10k" else _jpg_frames(folder)   # toolkits list them)
         gap = numbered_gap(frames, (1,)) if dataset == "got10k" else None   # 00000001.jpg on: a hole shifted
@@ -190,6 +192,18 @@ def read_sequence(folder: Path, dataset: str = "got10k") -> Sequence:
                    resolution=_resolution(meta.get("resolution", "")))
     own = dataset == "synth" and not (folder.parent / "synth.json").is_file()   # one's own footage, not dt's set
     return checked_boxes(seq, folder / "groundtruth.txt") if own else seq
+
+
+def _check_frame_count(folder: Path, rows: int, ext: str) -> None:
+    """A GOT-10k sequence of more numbered frames than its groundtruth.txt has rows (one file check when it has none
+    more) is refused: only `rows` frames were tracked (a test sequence's file with a second line gave a submission
+    short of rows), where the GOT-10k toolkit asserts one row per frame and pytracking tracks every frame."""
+    if not (folder / f"{rows + 1:08d}{ext}").is_file():
+        return
+    frames = count_numbered(folder, 1, 8, ext)
+    raise DatasetError(f"{folder / 'groundtruth.txt'} has {rows} rows for the {frames} frames of {folder} "
+                       f"(00000001{ext} to {frames:08d}{ext}); a GOT-10k groundtruth.txt has one row per frame, or "
+                       "only the first in the test split: restore it from the dataset's archive")
 
 
 def _jpg_frames(folder: Path) -> list[Path] | NumberedFrames:
