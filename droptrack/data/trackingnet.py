@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from droptrack.data.frames import count_numbered
 from droptrack.data.labels import load_boxes
 from droptrack.data.sequence import (Sequence, case_variant, list_images, missing_frame, numbered_frames,
                                      one_folder_down, pad_boxes, select)
@@ -67,6 +68,12 @@ def read_sequence(chunk: Path, name: str, gt: np.ndarray | None = None) -> Seque
     folder = chunk / "frames" / name
     if len(gt) > 1:
         frames = numbered_frames(folder, 0, len(gt), 0, ".jpg")
+        if (folder / f"{len(gt)}.jpg").is_file():   # a frame past the last row: only len(gt) were tracked
+            count = count_numbered(folder, 0, 0, ".jpg")
+            raise DatasetError(f"{chunk / 'anno' / f'{name}.txt'} has {len(gt)} rows for the {count} frames of "
+                               f"{folder} (0.jpg to {count - 1}.jpg); a TrackingNet annotation has one row per frame, "
+                               f"or only the first in TEST: download it again with the TrackingNet devkit "
+                               f"(--chunk {_devkit_chunk([chunk.name])} --data anno)")
     else:
         n = sum(p.suffix == ".jpg" for p in list_images(folder))
         if n == 0 and case_variant(folder / "0.jpg") is not None:   # 0.JPG, 1.JPG ...: the rename that fixes them
@@ -128,6 +135,8 @@ def _read_chunks(chunks: list[Path], pairs: dict[str, Path], chosen: list[str]) 
         if why is None and len(gt) > 1:   # a train sequence: one frame per row, so its last one must be there
             last = chunk / "frames" / nm / f"{len(gt) - 1}.jpg"   # 299.JPG: complete; its rename is named where read
             why = None if last.is_file() or case_variant(last) is not None else "with frames missing at the end"
+            if why is None and (chunk / "frames" / nm / f"{len(gt)}.jpg").is_file():
+                why = "with an anno/<seq>.txt shorter than its frames"
         if why is None:
             seqs.append(read_sequence(chunk, nm, gt))
         else:
