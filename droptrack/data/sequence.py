@@ -198,6 +198,11 @@ def missing_frame(path: Path) -> DatasetError:
                if old != new and other.stem == path.stem else f"rename {other.name} to {path.name}")
         return DatasetError(f"frame {path} is missing, but {other.name} is there (its name in other case, which "
                             f"Linux and the benchmark's loaders tell apart); {fix}")
+    other = type_variant(path)
+    if other is not None:   # 00000003.png among .jpg frames, or every frame converted: 're-download' was no fix
+        return DatasetError(f"frame {path} is missing, but {other.name} is there (the same frame in another image "
+                            f"type); convert it to {path.suffix} under the name {path.name} (the frames are read by "
+                            "that name), or re-extract the sequence")
     if not path.parent.is_dir():   # UAV123's data_seq/ or OTB's img/ not extracted (dt analyze needs none)
         return DatasetError(f"frame {path} is missing, and so is its folder {path.parent}; extract the dataset's "
                             "images under its root")
@@ -216,6 +221,19 @@ def case_variant(path: Path) -> Path | None:
     try:
         with os.scandir(path.parent) as entries:
             return next((Path(e.path) for e in entries if e.name.lower() == want and e.name != path.name), None)
+    except OSError:
+        return None
+
+
+def type_variant(path: Path) -> Path | None:
+    """An image beside `path` of the same name but another image type (00000003.png for 00000003.jpg), or None."""
+    from droptrack.imagefiles import IMAGE_EXTS
+
+    try:
+        with os.scandir(path.parent) as entries:
+            return next((Path(e.path) for e in entries if Path(e.name).stem == path.stem
+                         and Path(e.name).suffix.lower() in IMAGE_EXTS
+                         and Path(e.name).suffix.lower() != path.suffix.lower()), None)
     except OSError:
         return None
 
