@@ -32,6 +32,7 @@ EXPORTER = "torchscript"    # or "dynamo"
 # the main attention (MatMul -> Softmax -> MatMul) then has no second consumer, so TensorRT can fuse it, and
 # the reduced-precision graphs keep only the small ranking branch in FP32 (export.precision)
 CE_RANK_BRANCH = True
+SIMPLIFY_ATOL = 1e-6   # a simplified graph is kept only if its outputs stay this close to the raw export
 
 
 class ExportWrapper(nn.Module):

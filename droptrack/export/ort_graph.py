@@ -20,7 +20,8 @@ from droptrack.artifact import ArtifactMeta
 from droptrack.engine.base import OUTPUT_NAMES
 from droptrack.errors import ExportError, room_checked
 from droptrack.export.ce_parity import ort_outputs, verify_onnx
-from droptrack.export.onnx import ExportWrapper, example_inputs, finalize_model, read_metadata, simplify, torch_to_onnx
+from droptrack.export.onnx import (SIMPLIFY_ATOL, ExportWrapper, example_inputs, finalize_model, read_metadata,
+                                   simplify, torch_to_onnx)
 from droptrack.export.ort_attention import fuse_attention_file
 from droptrack.export.results import ExportResult, Source
 from droptrack.export.workdir import ORT_FP32
@@ -50,8 +51,6 @@ def export_ort(fp32_path: Path, source: Source, publish: Callable, log: Callable
         ref = ort_outputs(raw, source.pairs[:batch], OUTPUT_NAMES)
 
         def unchanged(p: Path) -> bool:   # as model.onnx's simplification is judged
-            from droptrack.export.pipeline import SIMPLIFY_ATOL
-
             got = ort_outputs(p, source.pairs[:batch], OUTPUT_NAMES)
             return all(abs(g[k].astype("float64") - r[k]).max() <= SIMPLIFY_ATOL
                        for g, r in zip(got, ref) for k in OUTPUT_NAMES)

@@ -23,8 +23,9 @@ from droptrack.artifact import ArtifactMeta
 from droptrack.errors import CheckpointError, DropTrackError, ExportError, room_checked
 from droptrack.engine.base import OUTPUT_NAMES
 from droptrack.export.engines import engine_failures, engine_graphs, engine_only, export_engine
-from droptrack.export.onnx import (DEFAULT_OPSET, EXPORTER, ExportWrapper, check_opset, checkpoint_hash,
-                                   example_inputs, export_meta, finalize_model, simplify, torch_to_onnx)
+from droptrack.export.onnx import (DEFAULT_OPSET, EXPORTER, SIMPLIFY_ATOL, ExportWrapper, check_opset,
+                                   checkpoint_hash, example_inputs, export_meta, finalize_model, simplify,
+                                   torch_to_onnx)
 from droptrack.export.ce_parity import ort_outputs, torch_outputs, verify_onnx
 from droptrack.export.options import DEFAULT_OUTPUT
 from droptrack.export.pairs import InputPair, real_pairs
@@ -33,7 +34,6 @@ from droptrack.export.report import other_checkpoints, replaced_note
 from droptrack.export.results import ExportReport, ExportResult, ParityError, Source
 from droptrack.export.workdir import FILENAMES, INT8_FILENAMES, SAFETENSORS, exclusive, made_output_dir
 
-SIMPLIFY_ATOL = 1e-6   # a simplified graph is kept only if its outputs stay this close to the raw export
 Log = Callable[[str], None]
 
 
