@@ -123,3 +123,23 @@ def test_no_items_give_empty_maps(scale_export, name):
     # as the torch backend: (0, C, F, F) maps, F = 128 px search / stride 16 = 8
     assert {k: v.shape for k, v in got.items()} == {"score_map": (0, 1, 8, 8), "size_map": (0, 2, 8, 8),
                                                     "offset_map": (0, 2, 8, 8)}
+
+
+def test_run_says_when_its_crops_do_not_fill_the_batch(scale_export, video, tmp_path):
+    # model_ort.onnx takes 2 crops a call: the scale search's 2 fill it (no note); without it each frame's 1 crop is
+    # padded with a copy, and with a gate a frame sends 1 or 2: dt run says so once and names model.onnx
+    out, _ = scale_export
+    args = ("run", video, "--model", out / "model_ort.onnx", "--init", "60,40,40,50", "--max-frames", 3)
+    full = cli(*args, "-o", tmp_path / "a.txt")
+    assert full.exit_code == 0, full.output
+    assert "crops a call" not in full.output
+    off = cli(*args, "--scale-search", "off", "-o", tmp_path / "b.txt")
+    assert off.exit_code == 0, off.output
+    assert off.output.count("the graph runs 2 crops a call") == 1
+    assert "this run sends 1 a target each frame" in off.output and "track with model.onnx here" in off.output
+    gated = cli(*args, "--scale-gate", "0.5", "-o", tmp_path / "c.txt")
+    assert gated.exit_code == 0, gated.output
+    assert "this run sends 1 or 2 a target each frame" in gated.output
+    plain = cli("run", video, "--model", out / "model.onnx", "--init", "60,40,40,50", "--max-frames", 3,
+                "--scale-search", "off", "-o", tmp_path / "d.txt")
+    assert plain.exit_code == 0 and "crops a call" not in plain.output   # a batch-1 graph is never padded

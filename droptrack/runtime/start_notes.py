@@ -22,6 +22,24 @@ def warn_at_start(source: Any, tracker: Any, lost_threshold: float, given: dict 
     for note in extension_notes(tracker.ext, getattr(tracker.extensions, "search_factor", None), lost_threshold,
                                 given):
         warnings.warn(note, ExtensionSettingsWarning, stacklevel=3)
+    note = padded_batch_note(tracker.ext, getattr(tracker, "meta", None))
+    if note:
+        warnings.warn(note, ExtensionSettingsWarning, stacklevel=3)
+
+
+def padded_batch_note(ext: Any, meta: Any) -> str | None:
+    """A note when the graph takes a batch of crops per call (`dt export --ort`'s model_ort.onnx) that this run's
+    scale settings do not fill: each short call is padded with copies, up to twice the network's time for a frame
+    (model.onnx is then the faster graph); None otherwise."""
+    extra = getattr(meta, "extra", None)
+    batch = extra.get("batch") if isinstance(extra, dict) else None
+    every = len(ext.scales)
+    if not isinstance(batch, int) or batch < 2 or (every % batch == 0 and ext.scale_gate is None):
+        return None
+    sends = f"1 or {every}" if ext.scale_gate is not None and every > 1 else str(every)
+    return (f"the graph runs {batch} crops a call (dt export --ort, for {batch} crops a target) and this run sends "
+            f"{sends} a target each frame: its calls are filled with copies, up to twice the network's time; track "
+            "with model.onnx here, or export model_ort.onnx with these settings in its config")
 
 
 def extension_notes(ext: Any, search_factor: float | None, lost_threshold: float | None,
