@@ -27,7 +27,7 @@ def export_(
     ort: bool = typer.Option(False, "--ort", help="Also write model_ort.onnx: FP32 for ONNX Runtime (CPU or CUDA, not "
                              "TensorRT), a frame's search crops in one call and each attention block without "
                              "candidate elimination as one fused node; the same outputs, 1.08-1.17x faster on one "
-                             "CPU thread."),
+                             "CPU thread with the scale settings it was exported for (docs/export.md)."),
     int8: bool = typer.Option(False, "--int8", help="Also write the INT8 graphs: model_int8_trt.onnx (TensorRT: "
                               "symmetric Q/DQ on FP16) and model_int8_ort.onnx (ONNX Runtime CPU: U8S8)."),
     precision: list[str] = typer.Option([], "--precision", help="fp32 | fp16 | int8, comma-separated or repeated "
