@@ -143,3 +143,16 @@ def test_run_says_when_its_crops_do_not_fill_the_batch(scale_export, video, tmp_
     plain = cli("run", video, "--model", out / "model.onnx", "--init", "60,40,40,50", "--max-frames", 3,
                 "--scale-search", "off", "-o", tmp_path / "d.txt")
     assert plain.exit_code == 0 and "crops a call" not in plain.output   # a batch-1 graph is never padded
+
+
+def test_another_checkpoints_model_ort_is_named_with_its_flag(scale_export, tmp_path):
+    import shutil
+
+    out, _ = scale_export
+    for f in ("model.onnx", "model_ort.onnx", "parity.json"):   # the tiny checkpoint's --ort export, then the
+        shutil.copyfile(out / f, tmp_path / f)                  # embedded model's plain export into its folder
+    res = cli("export", "-o", tmp_path)
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "also holds artifacts of another checkpoint, not rewritten by this export: model_ort.onnx" in text
+    assert "re-export those precisions (model_ort.onnx: with --ort) or move them away" in text

@@ -134,7 +134,9 @@ def stale_artifacts(report: ExportReport) -> list[str]:
         return []
     whose = "another checkpoint" + (" or of one it cannot tell" if any(o is None for _, o in found) else "")
     return [f"{report.output_dir} also holds artifacts of {whose}, not rewritten by this export: "
-            f"{', '.join(stale)}; re-export those precisions or move them away before dt bench / dt run"]
+            f"{', '.join(stale)}; re-export those precisions"
+            + (" (model_ort.onnx: with --ort)" if any(name == ORT_FP32 for name, other in found if other != sha) else "")
+            + " or move them away before dt bench / dt run"]
 
 
 def earlier_run_files(report: ExportReport) -> list[str]:
