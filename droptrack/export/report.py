@@ -133,9 +133,9 @@ def stale_artifacts(report: ExportReport) -> list[str]:
     if not stale:
         return []
     whose = "another checkpoint" + (" or of one it cannot tell" if any(o is None for _, o in found) else "")
+    ort = any(name == ORT_FP32 for name, other in found if other != sha)   # re-exported by a flag, not a precision
     return [f"{report.output_dir} also holds artifacts of {whose}, not rewritten by this export: "
-            f"{', '.join(stale)}; re-export those precisions"
-            + (" (model_ort.onnx: with --ort)" if any(name == ORT_FP32 for name, other in found if other != sha) else "")
+            f"{', '.join(stale)}; re-export those precisions" + (" (model_ort.onnx: with --ort)" * ort)
             + " or move them away before dt bench / dt run"]
 
 
