@@ -30,29 +30,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench_scale_gate import track_timed  # noqa: E402  (boxes from the init row on, each frame's wall and CPU ms)
 from droptrack.errors import InputError, run_script  # noqa: E402
+from droptrack.geometry import box_iou  # noqa: E402
 
 GRAPHS = ("model.onnx", "model_ort.onnx", "model_int8_ort.onnx")
-
-
-def track_timed(tracker, frames: list, init) -> tuple[np.ndarray, list[float], list[float]]:
-    """Boxes of every frame after the first, each frame's wall and CPU ms."""
-    tracker.initialize(frames[0], init)
-    boxes, wall, cpu = [], [], []
-    for f in frames[1:]:
-        w0, c0 = time.perf_counter(), time.process_time()
-        boxes.append(tracker.track(f)[0])
-        wall.append((time.perf_counter() - w0) * 1e3)
-        cpu.append((time.process_time() - c0) * 1e3)
-    return np.asarray(boxes, np.float64), wall, cpu
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    x1, y1 = np.maximum(a[:, 0], b[:, 0]), np.maximum(a[:, 1], b[:, 1])
-    x2 = np.minimum(a[:, 0] + a[:, 2], b[:, 0] + b[:, 2])
-    y2 = np.minimum(a[:, 1] + a[:, 3], b[:, 1] + b[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    return inter / np.maximum(a[:, 2] * a[:, 3] + b[:, 2] * b[:, 3] - inter, 1e-9)
 
 
 def sequences(sets: list[str], videos: list[tuple[str, str]]):
@@ -80,12 +62,12 @@ def measure(export: Path, sets: list[str], videos: list[tuple[str, str]]) -> dic
         order = names[k % len(names):] + names[:k % len(names)]
         boxes = {}
         for g in order:
-            boxes[g], wall, cpu = track_timed(trackers[g], frames, init)
+            boxes[g], wall, cpu, _ = track_timed(trackers[g], frames, init)
             rows[g]["wall"] += wall
             rows[g]["cpu"] += cpu
         for g in names:
             rows[g]["diff"] = max(rows[g]["diff"], float(np.abs(boxes[g] - boxes[names[0]]).max()))
-            rows[g]["parted"] += int((_iou(boxes[g], boxes[names[0]]) < 0.5).sum())
+            rows[g]["parted"] += int((box_iou(boxes[g], boxes[names[0]]) < 0.5).sum())
         n += len(frames) - 1
         print(f"{label}: {len(frames) - 1} frames", flush=True)
     ref = sum(rows[names[0]]["cpu"])

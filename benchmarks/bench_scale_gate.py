@@ -38,7 +38,7 @@ def track_timed(tracker, frames: list, init) -> tuple[np.ndarray, list[float], l
         boxes.append(tracker.track(f)[0])
         wall.append((time.perf_counter() - w0) * 1e3)
         cpu.append((time.process_time() - c0) * 1e3)
-        extra += max(tracker.extensions.counts) > 1
+        extra += tracker.extensions is not None and max(tracker.extensions.counts) > 1   # official: none
     return np.asarray(boxes, np.float64), wall, cpu, extra
 
 

@@ -169,15 +169,14 @@ def engine_files(engine: Path, graph: str | None = None, unavailable: str = "") 
     info = sidecar_fields(sidecar_path(engine)) if engine.is_file() else {}
     out = []
     described = isinstance(info.get("meta"), dict) and bool(info["meta"])   # a damaged sidecar is reported as such
-    rebuild = rebuild_for(engine, info)   # a command refused where TensorRT cannot run: then say where it works
-    advice = (not_rebuilt_here(engine, info, rebuild, unavailable) if unavailable
-              else f"every dt command refuses it: rebuild it: {rebuild}")
     old = recipe_problem(engine, info) if described and (graph is None or info.get("onnx") == graph) else None
-    if old:
-        out.append(Check("error", f"{old}; {advice}"))
     stale = stale_graph(engine, info) if graph is None or info.get("onnx") == graph else None
-    if stale:
-        out.append(Check("error", f"{engine.name} is stale: {stale}; {advice}"))
+    if old or stale:   # the rebuild command is refused where TensorRT cannot run: then say where it works
+        rebuild = rebuild_for(engine, info)
+        advice = (not_rebuilt_here(engine, info, rebuild, unavailable) if unavailable
+                  else f"every dt command refuses it: rebuild it: {rebuild}")
+        out += [Check("error", f"{old}; {advice}")] * bool(old)
+        out += [Check("error", f"{engine.name} is stale: {stale}; {advice}")] * bool(stale)
     unchecked = engine.with_name(engine.name + ".unchecked")
     if unchecked.is_file():
         out.append(Check("warn", f"{unchecked.name} beside it: an engine whose parity check was interrupted (not "

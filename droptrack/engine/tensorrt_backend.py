@@ -151,50 +151,58 @@ def sidecar_fields(side: Path) -> dict:
     return info if isinstance(info, dict) else {}
 
 
-def read_sidecar(path: Path) -> dict:
-    """The engine's sidecar JSON (`model.engine.json`), checked to describe an engine (meta and env objects)."""
-    side = sidecar_path(path)
+def _sidecar_fix(path: Path, with_reason: bool = False) -> str:
+    """The rebuild advice for an engine whose sidecar is missing or damaged, made only when it is refused: where
+    TensorRT cannot run here, where the command works and what runs here instead (`with_reason`: and why; the
+    messages that name the sidecar's path have no room for it)."""
+    from droptrack.engine import trt_compat
+
     graph = Path(path).with_suffix(".onnx")
     rebuild = (f"rebuild the engine with `dt export {shell_quote(graph)} --engine`" if graph.is_file() else
                "rebuild the engine with `dt export GRAPH.onnx --engine` from the graph it was built from")
-    from droptrack.engine import trt_compat
-
     reason = trt_compat.unavailable_reason()   # that command is refused here: say where it works, and what runs here
-    where = " where TensorRT and a CUDA GPU are" if reason else ""
-    here = f"; here, give {shell_quote(graph) if graph.is_file() else 'that graph'} in its place" if reason else ""
-    bare = rebuild + where + here   # for the messages that name the sidecar's path too: no room for the reason
-    rebuild += where + (f" ({reason})" if reason else "") + here
+    if not reason:
+        return rebuild
+    here = f"; here, give {shell_quote(graph) if graph.is_file() else 'that graph'} in its place"
+    return rebuild + " where TensorRT and a CUDA GPU are" + (f" ({reason})" if with_reason else "") + here
+
+
+def read_sidecar(path: Path) -> dict:
+    """The engine's sidecar JSON (`model.engine.json`), checked to describe an engine (meta and env objects)."""
+    side = sidecar_path(path)
     if side.is_dir():   # a folder in its place was 'no sidecar (not built by dt export)': rebuilding would fail
         raise BackendError(f"engine '{path}' has a folder where its sidecar {side.name} goes; move it away")
     if not side.is_file():
-        raise BackendError(f"engine '{path}' has no sidecar {side.name} (not built by `dt export --engine`); {rebuild}")
+        raise BackendError(f"engine '{path}' has no sidecar {side.name} (not built by `dt export --engine`); "
+                           f"{_sidecar_fix(path, with_reason=True)}")
     check_readable("sidecar", side, BackendError)   # the file is fine, this user may not read it
     try:
         if side.stat().st_size > MAX_SIDECAR:   # read whole, it would take that much memory first
             raise BackendError(f"sidecar {side} is {side.stat().st_size / 2**20:.0f} MiB, not an engine description "
-                               f"(a few KB); {bare}")
+                               f"(a few KB); {_sidecar_fix(path)}")
         info = json.loads(side.read_text())
     except (OSError, ValueError, RecursionError):   # RecursionError: JSON nested too deeply
-        raise BackendError(f"sidecar {side} is unreadable; {bare}") from None
+        raise BackendError(f"sidecar {side} is unreadable; {_sidecar_fix(path)}") from None
     if isinstance(info, dict) and info.get("unfinished") is True:   # written before the plan, replaced after it
-        raise BackendError(f"engine '{path}' has no sidecar {side.name} yet: its build did not finish; {bare}")
+        raise BackendError(f"engine '{path}' has no sidecar {side.name} yet: its build did not finish; "
+                           f"{_sidecar_fix(path)}")
     kind = type(info).__name__
     if not isinstance(info, dict) or not isinstance(info.get("meta"), dict) or not isinstance(info.get("env"), dict):
         missing = "meta" if isinstance(info, dict) and not isinstance(info.get("meta"), dict) else "env"
         what = f"a JSON {kind}" if not isinstance(info, dict) else f"an object without '{missing}'"
         raise BackendError(f"sidecar {side} is {what}, not an engine description (needs 'meta' and 'env' "
-                           f"objects); {bare}")
+                           f"objects); {_sidecar_fix(path)}")
     try:
         ArtifactMeta.from_dict(info["meta"])
     except MetadataError as exc:
-        raise BackendError(f"sidecar {side} {exc}".replace(REEXPORT, bare)) from None
+        raise BackendError(f"sidecar {side} {exc}".replace(REEXPORT, _sidecar_fix(path))) from None
     for name in SHOWN:   # printed in dt run's and dt doctor's lines: no control characters, no screenfuls
         part, _, key = name.rpartition(".")
         value = (info[part] if part else info).get(key, "")
         longest = 300 + (4096 if key == "rebuild_command" else 0)   # the command names the .onnx path (PATH_MAX)
         if not isinstance(value, str) or len(value) > longest or not value.isprintable():
             raise BackendError(f"sidecar {side} has '{name}' = {repr(value)[:60]}, not a short line of text; "
-                               f"{bare}")
+                               f"{_sidecar_fix(path)}")
     return info
 
 

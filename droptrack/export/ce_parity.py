@@ -74,11 +74,11 @@ def ort_outputs(path_or_session, pairs: list[InputPair], names: tuple[str, ...] 
     sess = path_or_session if hasattr(path_or_session, "run") else ort_session(path_or_session)
     extra = tuple(o.name for o in sess.get_outputs() if o.name.startswith("ce_rank_"))
     want = list(names) + list(extra)
-    batch = sess.get_inputs()[0].shape[0]   # model_ort.onnx: a static batch of a frame's crops, pairs in calls of it
-    if not pairs or not isinstance(batch, int) or batch == 1:
-        return [dict(zip(want, sess.run(want, {"template": p.template, "search": p.search}))) for p in pairs]
+    if not pairs:
+        return []
+    batch = sess.get_inputs()[0].shape[0]   # model_ort.onnx: a frame's crops, pairs in calls of it; else one a call
     outs = run_batched(sess, want, np.concatenate([p.template for p in pairs]),
-                       np.concatenate([p.search for p in pairs]), batch)
+                       np.concatenate([p.search for p in pairs]), batch if isinstance(batch, int) else 1)
     return [{k: o[i:i + 1] for k, o in zip(want, outs)} for i in range(len(pairs))]
 
 
