@@ -47,7 +47,7 @@ def sequences(sets: list[str], videos: list[tuple[str, str]]):
             yield f"{Path(root).name}/{seq.name}", list(seq.iter_frames()), seq.boxes[0]
     for clip, init in videos:
         with open_source(clip) as src:
-            yield Path(clip).name, [f.image for f, _ in src], [float(v) for v in init.split(",")]
+            yield Path(clip).name, [f.image for f in src], [float(v) for v in init.split(",")]
 
 
 def measure(export: Path, sets: list[str], videos: list[tuple[str, str]]) -> dict:

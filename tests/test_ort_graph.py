@@ -15,22 +15,6 @@ import pytest
 
 from helpers import cli, one_line_error
 
-ROOT_CONFIG = "droptrack/configs/tiny_ce_test.yaml"
-
-
-@pytest.fixture(scope="module")
-def scale_export(tiny_ckpt, tmp_path_factory, one_thread):
-    """The tiny checkpoint exported with `--ort` under the tiny config + TEST.SCALE_SEARCH [0.8] (2 crops a frame)."""
-    from pathlib import Path
-
-    root = tmp_path_factory.mktemp("ort")
-    text = (Path(__file__).resolve().parents[1] / ROOT_CONFIG).read_text()
-    cfg = root / "scale.yaml"
-    cfg.write_text(text.replace("TEST: {EPOCH: 4,", "TEST: {SCALE_SEARCH: [0.8], EPOCH: 4,"))
-    res = cli("export", tiny_ckpt, "--config", cfg, "--ort", "-o", root / "out")
-    assert res.exit_code == 0, res.output
-    return root / "out", res
-
 
 def _nodes(path):
     import onnx
