@@ -16,7 +16,7 @@ import numpy as np
 
 from droptrack.artifact import ArtifactMeta
 from droptrack.engine.base import OUTPUT_NAMES
-from droptrack.export.onnx import CE_RANK_BRANCH
+from droptrack.export.onnx import CE_RANK_BRANCH, SIMPLIFY_ATOL, simplify
 from droptrack.export.pairs import InputPair
 from droptrack.export.parity import ParityReport, compare
 
@@ -80,6 +80,19 @@ def ort_outputs(path_or_session, pairs: list[InputPair], names: tuple[str, ...] 
     outs = run_batched(sess, want, np.concatenate([p.template for p in pairs]),
                        np.concatenate([p.search for p in pairs]), batch if isinstance(batch, int) else 1)
     return [{k: o[i:i + 1] for k, o in zip(want, outs)} for i in range(len(pairs))]
+
+
+def simplify_checked(raw: Path, slim: Path, pairs: list[InputPair]) -> str:
+    """`export.onnx.simplify` of `raw` into `slim`, kept only where its outputs on `pairs` stay within SIMPLIFY_ATOL of the
+    raw graph's in ONNX Runtime; the tool's name, or '' (slim absent)."""
+    ref = ort_outputs(raw, pairs)
+
+    def unchanged(p: Path) -> bool:
+        got = ort_outputs(p, pairs)
+        return all(abs(g[k].astype("float64") - r[k]).max() <= SIMPLIFY_ATOL for g, r in zip(got, ref)
+                   for k in OUTPUT_NAMES)
+
+    return simplify(raw, slim, unchanged)
 
 
 def ce_ranks(out: dict[str, np.ndarray]) -> list[np.ndarray]:

@@ -19,9 +19,8 @@ from typing import Callable
 from droptrack.artifact import ArtifactMeta
 from droptrack.engine.base import OUTPUT_NAMES
 from droptrack.errors import ExportError, room_checked
-from droptrack.export.ce_parity import ort_outputs, verify_onnx
-from droptrack.export.onnx import (SIMPLIFY_ATOL, ExportWrapper, example_inputs, finalize_model, read_metadata,
-                                   simplify, torch_to_onnx)
+from droptrack.export.ce_parity import simplify_checked, verify_onnx
+from droptrack.export.onnx import ExportWrapper, example_inputs, finalize_model, read_metadata, torch_to_onnx
 from droptrack.export.ort_attention import fuse_attention_file
 from droptrack.export.results import ExportResult, Source
 from droptrack.export.workdir import ORT_FP32
@@ -48,14 +47,7 @@ def export_ort(fp32_path: Path, source: Source, publish: Callable, log: Callable
         z, x = example_inputs(meta)
         torch_to_onnx(ExportWrapper(source.model), (z.repeat(batch, 1, 1, 1), x.repeat(batch, 1, 1, 1)), raw,
                       int(meta.extra.get("opset", 17)), OUTPUT_NAMES)
-        ref = ort_outputs(raw, source.pairs[:batch], OUTPUT_NAMES)
-
-        def unchanged(p: Path) -> bool:   # as model.onnx's simplification is judged
-            got = ort_outputs(p, source.pairs[:batch], OUTPUT_NAMES)
-            return all(abs(g[k].astype("float64") - r[k]).max() <= SIMPLIFY_ATOL
-                       for g, r in zip(got, ref) for k in OUTPUT_NAMES)
-
-        tool = simplify(raw, slim, unchanged)
+        tool = simplify_checked(raw, slim, source.pairs[:batch])   # as model.onnx's simplification is judged
         fused = fuse_attention_file(slim if tool else raw, tmp)
         meta.extra.update(simplifier=tool or "none", batch=batch, fused_attention=fused, runtime="onnxruntime")
         graph = finalize_model(tmp, meta)

@@ -23,10 +23,9 @@ from droptrack.artifact import ArtifactMeta
 from droptrack.errors import CheckpointError, DropTrackError, ExportError, room_checked
 from droptrack.engine.base import OUTPUT_NAMES
 from droptrack.export.engines import engine_failures, engine_graphs, engine_only, export_engine
-from droptrack.export.onnx import (DEFAULT_OPSET, EXPORTER, SIMPLIFY_ATOL, ExportWrapper, check_opset,
-                                   checkpoint_hash, example_inputs, export_meta, finalize_model, simplify,
-                                   torch_to_onnx)
-from droptrack.export.ce_parity import ort_outputs, torch_outputs, verify_onnx
+from droptrack.export.onnx import (DEFAULT_OPSET, EXPORTER, ExportWrapper, check_opset, checkpoint_hash,
+                                   example_inputs, export_meta, finalize_model, torch_to_onnx)
+from droptrack.export.ce_parity import simplify_checked, torch_outputs, verify_onnx
 from droptrack.export.options import DEFAULT_OUTPUT
 from droptrack.export.pairs import InputPair, real_pairs
 from droptrack.export.parity import ParityReport, prune_parity_json, write_parity_json
@@ -106,15 +105,7 @@ def export_onnx(checkpoint: str | Path | None = None, config: str | None = None,
         with tempfile.TemporaryDirectory(prefix=".dt-export-", dir=out) as tmpdir, room_checked(out, out):
             raw, slim = Path(tmpdir) / "raw.onnx", Path(tmpdir) / "slim.onnx"
             torch_to_onnx(ExportWrapper(src.model), example_inputs(meta), raw, opset, names)
-            tool = ""
-            if simplify_graph:
-                ref = ort_outputs(raw, src.pairs[:1], names)
-
-                def unchanged(p: Path) -> bool:
-                    got = ort_outputs(p, src.pairs[:1], names)
-                    return all(abs(got[0][k].astype("float64") - ref[0][k]).max() <= SIMPLIFY_ATOL for k in names)
-
-                tool = simplify(raw, slim, unchanged)
+            tool = simplify_checked(raw, slim, src.pairs[:1]) if simplify_graph else ""
             chosen = slim if tool else raw
             meta.extra["simplifier"] = tool or "none"
             graph = finalize_model(chosen, meta)
