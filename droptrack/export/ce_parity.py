@@ -83,8 +83,8 @@ def ort_outputs(path_or_session, pairs: list[InputPair], names: tuple[str, ...] 
 
 
 def simplify_checked(raw: Path, slim: Path, pairs: list[InputPair]) -> str:
-    """`export.onnx.simplify` of `raw` into `slim`, kept only where its outputs on `pairs` stay within SIMPLIFY_ATOL of the
-    raw graph's in ONNX Runtime; the tool's name, or '' (slim absent)."""
+    """`export.onnx.simplify` of `raw` into `slim`, kept only where its outputs on `pairs` stay within SIMPLIFY_ATOL
+    of the raw graph's in ONNX Runtime; the tool's name, or '' (slim absent)."""
     ref = ort_outputs(raw, pairs)
 
     def unchanged(p: Path) -> bool:
