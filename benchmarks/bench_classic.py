@@ -164,8 +164,11 @@ def exports(model: str | None, work: Path) -> dict[str, Path]:
 
 
 def row_specs(model: str | None, onnx: dict[str, Path]) -> dict[str, tuple[str | None, str | None]]:
-    """Row -> (artifact, OpenCV baseline) as `evaluate()` takes them."""
-    return {"torch": (model, None), "onnx_fp32": (str(onnx.get("onnx_fp32")), None),
+    """Row -> (artifact, OpenCV baseline) as `evaluate()` takes them (the torch row names the embedded checkpoint's
+    file: None would run its shipped ONNX Runtime graph)."""
+    from droptrack.model.default import default_checkpoint
+
+    return {"torch": (model or str(default_checkpoint()), None), "onnx_fp32": (str(onnx.get("onnx_fp32")), None),
             "onnx_ort": (str(onnx.get("onnx_ort")), None), "onnx_int8": (str(onnx.get("onnx_int8")), None),
             "csrt": (None, "csrt"), "mil": (None, "mil"),
             "kcf": (None, "kcf")}

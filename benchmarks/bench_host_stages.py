@@ -54,12 +54,13 @@ def child(clip: str, model: str | None, passes: int) -> dict:
     import cv2
     import torch
 
+    from droptrack.model.default import default_checkpoint
     from droptrack.runtime.tracker import load_tracker
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     frames, init = frames_of(clip)
-    tracker = load_tracker(model, threads=1)
+    tracker = load_tracker(model or default_checkpoint(), threads=1)   # None would run the shipped ORT graph
     backend, spent = tracker.backend, [0.0]
     owner, name = (backend.session, "run") if hasattr(backend, "session") else (backend, "_infer")
     inner = getattr(owner, name)

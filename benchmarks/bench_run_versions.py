@@ -35,23 +35,26 @@ RESULTS = Path(__file__).parent / "results"
 TREE = Path(__file__).resolve().parent.parent
 INIT = "300,100,120,150"   # the face in Megamind.avi's first frame (720x528)
 
-# name: (kind, dt arguments); {video} {folder} {onnx} {d} are filled in. kind: wall (whole process),
+# name: (kind, dt arguments); {video} {folder} {onnx} {ckpt} {d} are filled in. kind: wall (whole process),
 # first (time to the first line of --jsonl -), loop (per-frame intervals of runtime.run.run in a child).
+# torch: the embedded checkpoint named ({ckpt}: this tree's file, read by both trees; the loop cases: each tree's own);
+# default: no model named (ONNX Runtime on the embedded model's shipped graph since it ships; torch in older trees).
 CASES = {
-    "video torch --output": ("wall", "run {video} --init {init} --threads 1 --output {d}/boxes.txt"),
+    "video default --output": ("wall", "run {video} --init {init} --threads 1 --output {d}/boxes.txt"),
+    "video torch --output": ("wall", "run {video} --init {init} --threads 1 --model {ckpt} --output {d}/boxes.txt"),
     "video onnx --output": ("wall", "run {video} --init {init} --threads 1 --model {onnx} --output {d}/boxes.txt"),
-    "video torch --output --save": ("wall", "run {video} --init {init} --threads 1 --output {d}/boxes.txt "
-                                            "--save {d}/out.mp4"),
+    "video torch --output --save": ("wall", "run {video} --init {init} --threads 1 --model {ckpt} "
+                                            "--output {d}/boxes.txt --save {d}/out.mp4"),
     "video onnx --save": ("wall", "run {video} --init {init} --threads 1 --model {onnx} --save {d}/out.mp4"),
-    "video torch --jsonl": ("wall", "run {video} --init {init} --threads 1 --jsonl {d}/out.jsonl"),
+    "video torch --jsonl": ("wall", "run {video} --init {init} --threads 1 --model {ckpt} --jsonl {d}/out.jsonl"),
     "video onnx --jsonl": ("wall", "run {video} --init {init} --threads 1 --model {onnx} --jsonl {d}/out.jsonl"),
-    "folder torch --output": ("wall", "run {folder} --init {init} --threads 1 --output {d}/boxes.txt"),
+    "folder torch --output": ("wall", "run {folder} --init {init} --threads 1 --model {ckpt} --output {d}/boxes.txt"),
     "folder onnx --output": ("wall", "run {folder} --init {init} --threads 1 --model {onnx} --output {d}/boxes.txt"),
-    "start-up: video torch, first frame": ("first", "run {video} --init {init} --threads 1 --jsonl - "
+    "start-up: video torch, first frame": ("first", "run {video} --init {init} --threads 1 --model {ckpt} --jsonl - "
                                                     "--output {d}/boxes.txt --max-frames 2"),
     "start-up: video onnx, first frame": ("first", "run {video} --init {init} --threads 1 --model {onnx} "
                                                    "--jsonl - --output {d}/boxes.txt --max-frames 2"),
-    "start-up: folder torch, first frame": ("first", "run {folder} --init {init} --threads 1 --jsonl - "
+    "start-up: folder torch, first frame": ("first", "run {folder} --init {init} --threads 1 --model {ckpt} --jsonl - "
                                                      "--output {d}/boxes.txt --max-frames 2"),
     "start-up: dt version": ("wall", "version"),
     "start-up: dt run --help": ("wall", "run --help"),
@@ -119,13 +122,15 @@ def child(args) -> None:
     from droptrack.runtime.run import RunOptions, run
 
     source, model, sink = args.child.split()
+    own = Path(droptrack.__file__).parent / "weights" / "droptrack_tiny_synth.pt"   # this tree's checkpoint: torch
+    named = args.onnx if model == "onnx" else str(own)
     if source == "eval":
-        print(json.dumps({**eval_child(args.onnx if model == "onnx" else None, args.synth),
+        print(json.dumps({**eval_child(named, args.synth),
                           "package": str(Path(droptrack.__file__).parent)}))
         return
     d = Path(args.dir)
     opts = RunOptions(source=args.video if source == "video" else args.folder, init=[INIT], device="cpu", threads=1,
-                      artifact=args.onnx if model == "onnx" else None,
+                      artifact=named,
                       output=str(d / "boxes.txt") if sink == "output" else None,
                       jsonl=str(d / "out.jsonl") if sink == "jsonl" else None,
                       save=str(d / "out.mp4") if sink == "save" else None)
@@ -209,7 +214,8 @@ def prepare(args, work: Path, synth_needed: bool) -> dict:
         subprocess.run([sys.executable, "-m", "droptrack", "data", "synth", synth, "--split", "val", "--sequences", "4",
                         "--frames", "60", "--seed", "1"], cwd=work, env=_env(TREE), check=True, capture_output=True)
     return {"video": str(Path(args.video).resolve()), "folder": str(folder.resolve()),
-            "onnx": str(Path(onnx).resolve()), "synth": str(Path(synth).resolve()) if synth else ""}
+            "onnx": str(Path(onnx).resolve()), "synth": str(Path(synth).resolve()) if synth else "",
+            "ckpt": str(TREE / "droptrack" / "weights" / "droptrack_tiny_synth.pt")}
 
 
 def _med(v) -> float | None:

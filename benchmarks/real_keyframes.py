@@ -46,6 +46,7 @@ def real_video(model: str | None, out: Path, threads: int) -> dict:
     from droptrack.engine.threads import apply_threads
     from droptrack.eval.baselines import create
     from droptrack.geometry import box_iou
+    from droptrack.model.default import default_checkpoint
     from droptrack.runtime.tracker import load_tracker
 
     apply_threads(threads)
@@ -55,7 +56,7 @@ def real_video(model: str | None, out: Path, threads: int) -> dict:
         gt = {k: np.asarray(clip["keyframes"][str(k)], dtype=np.float64) for k in keys}
         frames = clip_frames(clip)
         boxes = {}
-        for name, tracker in (("droptrack", load_tracker(model)), ("csrt", create("csrt"))):
+        for name, tracker in (("droptrack", load_tracker(model or default_checkpoint())), ("csrt", create("csrt"))):
             tracker.initialize(frames[0], gt[keys[0]])
             track = [gt[keys[0]]] + [np.asarray(tracker.track(f)[0], dtype=np.float64) for f in frames[1:]]
             boxes[name] = {k: track[k - keys[0]] for k in keys}

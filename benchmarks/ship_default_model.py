@@ -4,6 +4,9 @@ optimizer state), written atomically to droptrack/weights/droptrack_tiny_synth.p
 Usage: python benchmarks/ship_default_model.py STAGE1/final.pt [STAGE2/final.pt ...] --data "dt data synth ..." \
            --command "dt train ..." [--command ...] [--selected-by TEXT] [--out PATH]
        python benchmarks/ship_default_model.py --retune   (packaged TEST keys into the shipped model, weights kept)
+       python benchmarks/ship_default_model.py --graph    (only the shipped ONNX Runtime graph, from OUT)
+Each also writes the shipped ONNX Runtime graph beside OUT (droptrack_tiny_synth_ort.onnx: `dt export OUT --ort`'s
+model_ort.onnx, which `dt run` without a model runs on the CPU while its recorded checkpoint sha256 is OUT's).
 The last checkpoint gives the weights; every checkpoint gives its per-epoch history (tagged with its stage). A
 previously shipped default model may come first: its recorded stages, data and commands are carried over, so a
 fine-tuned model keeps the whole record of how its weights came to be.
@@ -12,6 +15,11 @@ fine-tuned model keeps the whole record of how its weights came to be.
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import torch
@@ -19,7 +27,7 @@ import torch
 from droptrack.config import config_to_dict, load_config
 from droptrack.config_rules import TRACKER_EXT_RULES
 from droptrack.model.checkpoint import load_tracking_checkpoint, save_checkpoint
-from droptrack.model.default import DEFAULT_CHECKPOINT
+from droptrack.model.default import DEFAULT_CHECKPOINT, DEFAULT_ORT
 from droptrack.errors import InputError, run_script
 
 CONFIG = "droptrack_tiny_synth"
@@ -42,6 +50,16 @@ def retune(path: Path) -> None:
     print(f"wrote {path}: TEST {config_to_dict(load_config(CONFIG))['TEST']}")
 
 
+def write_graph(path: Path) -> None:
+    """`dt export PATH --ort` (its parity checks included), its model_ort.onnx moved in atomically as DEFAULT_ORT."""
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".ship-") as tmp:
+        subprocess.run([sys.executable, "-m", "droptrack", "export", str(path), "--ort", "-o", f"{tmp}/x"],
+                       check=True)
+        shutil.copyfile(f"{tmp}/x/model_ort.onnx", f"{tmp}/graph.onnx")
+        os.replace(f"{tmp}/graph.onnx", path.parent / DEFAULT_ORT)
+    print(f"wrote {path.parent / DEFAULT_ORT}")
+
+
 def main() -> None:
     """Load the last stage strictly under the packaged config (same MODEL/TEST sections), save fp32 weights."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -52,9 +70,12 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path(__file__).parents[1] / "droptrack" / "weights" / DEFAULT_CHECKPOINT)
     ap.add_argument("--retune", action="store_true", help="only re-save OUT with the packaged TEST section "
                     "(tracker-extension keys); no checkpoints, --data or --command")
+    ap.add_argument("--graph", action="store_true", help="only write the ONNX Runtime graph of OUT beside it")
     args = ap.parse_args()
-    if args.retune:
-        retune(args.out)
+    if args.retune or args.graph:
+        if args.retune:
+            retune(args.out)
+        write_graph(args.out)
         return
     if not args.checkpoints or not args.data or not args.command:
         ap.error("give the stage checkpoints, --data and --command (or --retune)")
@@ -80,6 +101,7 @@ def main() -> None:
     save_checkpoint(args.out, model, cfg, extra={"training": training})
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB, {len(history)} epochs in "
           f"{stage} stage(s))")
+    write_graph(args.out)
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ class TrackerSpec:
         OpenCV tracker, nor for an ONNX model on the CPU (ONNX Runtime and the host Tracker)."""
         from droptrack.runtime.build import needs_torch
 
-        return self.baseline is None and needs_torch(self.artifact, self.device)
+        return self.baseline is None and needs_torch(self.artifact, self.device, self.config)
 
 
 class WorkerInitError(DropTrackError):

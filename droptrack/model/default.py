@@ -24,6 +24,16 @@ def default_checkpoint() -> Path:
     return path
 
 
+DEFAULT_ORT = "droptrack_tiny_synth_ort.onnx"   # `dt export --ort` of the shipped checkpoint: the CPU's fast form
+
+
+def embedded_ort_file() -> Path | None:
+    """The embedded model's ONNX Runtime graph (model_ort.onnx of the shipped checkpoint), or None where the install
+    lacks it."""
+    path = _weights_file(DEFAULT_ORT)
+    return path if path.is_file() else None
+
+
 def embedded_hint(path: str | Path) -> str:
     """'; the embedded model's file is ...' for a missing path that names it (README's
     `--pretrained droptrack/weights/droptrack_tiny_synth.pt`, a path of the source tree, given from another folder

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from importlib.util import find_spec
 from os import PathLike
+from pathlib import Path
 
 from droptrack.artifact import artifact_format, content_problem
 from droptrack.engine.base import Backend
@@ -14,13 +16,43 @@ from droptrack.runtime.extensions import TrackerExt
 from droptrack.runtime.inputs import check_device, check_path, check_threads
 
 
+def embedded_graph_file(config: str | PathLike | None, device: str, pre: str = "auto") -> Path | None:
+    """The embedded model's shipped ONNX Runtime graph where a run without a model file takes it (on the CPU with
+    host pre-processing, no `config` over the weights, onnxruntime installed), else None: torch runs the checkpoint.
+    The graph runs the same weights and procedure about 1.4x faster than torch on one CPU thread."""
+    if config is not None or str(device).lower() != "cpu" or pre == "device" or find_spec("onnxruntime") is None:
+        return None
+    from droptrack.model.default import embedded_ort_file   # torch-free
+
+    return embedded_ort_file()
+
+
+def _embedded_graph(path: Path, threads: int) -> Backend | None:
+    """ONNX Runtime on the shipped graph, or None where it is not the shipped checkpoint's export (a checkpoint
+    replaced in the install) or does not load here (an older onnxruntime): torch then runs the checkpoint."""
+    from droptrack.artifact import sha256_file
+    from droptrack.engine.onnxruntime_backend import OrtBackend
+    from droptrack.model.default import default_checkpoint
+
+    try:
+        backend = OrtBackend(str(path), device="cpu", threads=threads)
+    except Exception:   # onnxruntime's own errors (an op it lacks) included: the checkpoint is the fallback
+        return None
+    if backend.meta.checkpoint_sha256 != sha256_file(default_checkpoint()):
+        backend.close()
+        return None
+    return backend
+
+
 def load_backend(artifact: str | PathLike | None = None, config: str | PathLike | None = None, device: str = "cpu",
-                 threads: int = 0, trust: bool = False, checked: object | None = None) -> Backend:
+                 threads: int = 0, trust: bool = False, checked: object | None = None, pre: str = "auto") -> Backend:
     """Backend chosen by the artifact's suffix: checkpoint -> torch, .onnx -> onnxruntime, .engine -> tensorrt.
 
     `threads`: ONNX Runtime intra-op threads (0 = ORT's default); torch's count is process-wide (`apply_threads`).
     `trust` reads a legacy pickle's foreign objects as inert records (`--trust-checkpoint`); see model.checkpoint.read_file.
     `checked`: the caller's `onnx_files.check_graph` of an .onnx artifact (not parsed again while unchanged).
+    None: the embedded model, on the CPU its shipped ONNX Runtime graph (`embedded_graph_file`; `pre`: where the
+    tracker pre-processes, 'device' takes torch), else its checkpoint in torch.
     """
     check_path(artifact, "artifact", "None: the embedded model")
     check_path(config, "config", "a config name or YAML file; None: the checkpoint's own")
@@ -31,6 +63,10 @@ def load_backend(artifact: str | PathLike | None = None, config: str | PathLike 
     problem = None if artifact is None else content_problem(artifact)
     if problem:
         raise InputError(f"model {problem}")
+    fast = embedded_graph_file(config, device, pre) if artifact is None else None
+    backend = _embedded_graph(fast, threads) if fast is not None else None
+    if backend is not None:
+        return backend
     if kind == "onnx":
         from droptrack.engine.onnxruntime_backend import OrtBackend
 

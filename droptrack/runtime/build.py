@@ -9,7 +9,7 @@ import sys
 from droptrack.artifact import artifact_format
 from droptrack.engine.base import TORCH_IO_BACKENDS, cuda_available, missing_gpu
 from droptrack.errors import BackendError, InputError
-from droptrack.runtime.backends import load_backend, tracker_ext
+from droptrack.runtime.backends import embedded_graph_file, load_backend, tracker_ext
 from droptrack.runtime.inputs import check_channels, check_device, check_lost_threshold
 from droptrack.runtime.track_result import LOST_THRESHOLD
 from droptrack.runtime.tracker import Tracker
@@ -39,8 +39,11 @@ def resolve_device(device: str | None, artifact: str | None) -> str:
     return device
 
 
-def needs_torch(artifact: str | None, device: str) -> bool:
-    """Whether this run loads torch: all but an ONNX model on the CPU (host Tracker + ONNX Runtime, torch-free)."""
+def needs_torch(artifact: str | None, device: str, config: str | None = None, pre: str = "auto") -> bool:
+    """Whether this run loads torch: all but an ONNX model on the CPU (host Tracker + ONNX Runtime, torch-free), the
+    embedded model's shipped graph included (None where `embedded_graph_file` takes it)."""
+    if artifact is None and embedded_graph_file(config, device, pre) is not None:
+        return False
     return artifact_format(artifact) != "onnx" or device != "cpu"
 
 
@@ -65,7 +68,7 @@ def build_tracker(artifact: str | None, config: str | None, device: str, pre: st
     if artifact_format(artifact) == "engine" and not device.startswith("cuda"):
         raise InputError("TensorRT engines run on CUDA only; pass --device cuda or use the .onnx/.pt model")
     try:
-        backend = load_backend(artifact, config, device, threads, trust=trust)
+        backend = load_backend(artifact, config, device, threads, trust=trust, pre=pre)
     except ModuleNotFoundError as exc:
         what = {"tensorrt": "TensorRT (pip install tensorrt, or JetPack's python3-libnvinfer)",
                 "onnxruntime": "ONNX Runtime (pip install onnxruntime or onnxruntime-gpu)"}

@@ -217,7 +217,8 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
                              f"pass --init x,y,w,h (repeatable){given}")
     device = resolve_device(opts.device, opts.artifact)
     with ExitStack() as stack:
-        stack.callback(restore_threads, apply_threads(threads, torch_too=needs_torch(opts.artifact, device)))
+        torch_too = needs_torch(opts.artifact, device, opts.config, opts.pre)
+        stack.callback(restore_threads, apply_threads(threads, torch_too=torch_too))
         src = stack.enter_context(readers.opened_in_thread(lambda: _open_source(opts, policy)))
         tracker = build_tracker(opts.artifact, opts.config, device, opts.pre, threads, trust=opts.trust_checkpoint,
                                 ext=opts.ext, options=True)
