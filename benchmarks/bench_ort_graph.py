@@ -2,6 +2,8 @@
 
 Usage: OMP_NUM_THREADS=1 python benchmarks/bench_ort_graph.py --export DIR --data SET [--data SET ...] [--out OUT]
          [--video CLIP.mp4 --init X,Y,W,H ...]
+       OMP_NUM_THREADS=1 python benchmarks/bench_ort_graph.py --default --data SET ... (the same table: the embedded
+         checkpoint in torch, the reference, against a run without a model file, the shipped ONNX Runtime graph)
 
 DIR is a `dt export --ort [--int8]` folder; every graph of it that is there runs: model.onnx (the reference),
 model_ort.onnx and model_int8_ort.onnx. SET is a `dt data synth` folder; --video adds a real clip tracked from the
@@ -50,12 +52,29 @@ def sequences(sets: list[str], videos: list[tuple[str, str]]):
             yield Path(clip).name, [f.image for f in src], [float(v) for v in init.split(",")]
 
 
-def measure(export: Path, sets: list[str], videos: list[tuple[str, str]]) -> dict:
-    """Every graph on every sequence, interleaved; per graph the totals and the boxes' difference from model.onnx."""
+def export_trackers(export: Path) -> dict:
+    """A tracker per graph of a dt export folder, model.onnx (the reference) first."""
     from droptrack.runtime.tracker import load_tracker
 
-    names = [g for g in GRAPHS if (export / g).is_file()]
-    trackers = {g: load_tracker(export / g, threads=1) for g in names}
+    return {g: load_tracker(export / g, threads=1) for g in GRAPHS if (export / g).is_file()}
+
+
+def default_trackers() -> dict:
+    """The embedded checkpoint in torch (the reference) and a tracker without a model file (the shipped graph)."""
+    import torch
+
+    from droptrack.model.default import default_checkpoint
+    from droptrack.runtime.tracker import load_tracker
+
+    torch.set_num_threads(1)
+    default = load_tracker(threads=1)
+    return {"checkpoint, torch": load_tracker(default_checkpoint()), f"default ({default.backend.name})": default}
+
+
+def measure(trackers: dict, sets: list[str], videos: list[tuple[str, str]]) -> dict:
+    """Every tracker on every sequence, interleaved; per tracker the totals and the boxes' difference from the
+    first's."""
+    names = list(trackers)
     rows = {g: {"wall": [], "cpu": [], "diff": 0.0, "parted": 0} for g in names}
     n = k = 0
     for k, (label, frames, init) in enumerate(sequences(sets, videos)):
@@ -71,7 +90,7 @@ def measure(export: Path, sets: list[str], videos: list[tuple[str, str]]) -> dic
         n += len(frames) - 1
         print(f"{label}: {len(frames) - 1} frames", flush=True)
     ref = sum(rows[names[0]]["cpu"])
-    out = {"sequences": k + 1, "frames": n, "graphs": {}}
+    out = {"sequences": k + 1, "frames": n, "reference": names[0], "graphs": {}}
     for g, r in rows.items():
         out["graphs"][g] = {"fps_cpu": 1e3 * n / sum(r["cpu"]), "fps_wall": 1e3 * n / sum(r["wall"]),
                             "median_frame_ms_cpu": statistics.median(r["cpu"]), "cpu_ratio": ref / sum(r["cpu"]),
@@ -111,7 +130,7 @@ def network(export: Path, rounds: int) -> dict:
 
 def markdown(res: dict, command: str) -> str:
     lines = [f"`{command}`", "", f"{res['sequences']} sequences, {res['frames']} frames, 1 thread", "",
-             "| graph | FPS (CPU time) | FPS (wall) | median frame ms (CPU) | x model.onnx (CPU time) | "
+             f"| graph | FPS (CPU time) | FPS (wall) | median frame ms (CPU) | x {res['reference']} (CPU time) | "
              "max box diff px | frames parted (IoU < 0.5) |", "|---|---|---|---|---|---|---|"]
     for g, r in res["graphs"].items():
         lines.append(f"| {g} | {r['fps_cpu']:.1f} | {r['fps_wall']:.1f} | {r['median_frame_ms_cpu']:.2f} | "
@@ -121,7 +140,9 @@ def markdown(res: dict, command: str) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--export", required=True, help="a dt export --ort folder")
+    ap.add_argument("--export", help="a dt export --ort folder")
+    ap.add_argument("--default", action="store_true", help="the embedded model: its checkpoint in torch against "
+                    "a run without a model file")
     ap.add_argument("--data", action="append", default=[], help="a dt data synth folder (repeatable)")
     ap.add_argument("--video", action="append", default=[], help="a clip (repeatable, each with its --init)")
     ap.add_argument("--init", action="append", default=[], help="X,Y,W,H of the clip before it, on its first frame")
@@ -130,6 +151,8 @@ def main() -> None:
     args = ap.parse_args()
     if os.environ.get("OMP_NUM_THREADS") != "1":
         print("note: set OMP_NUM_THREADS=1 for numbers comparable to the recorded ones", file=sys.stderr)
+    if (args.export is None) == (not args.default) or (args.default and args.network):
+        raise InputError("give --export DIR (with --network N or sequences) or --default (with sequences)")
     if len(args.video) != len(args.init):
         raise InputError("give one --init per --video")
     if not args.network and not args.data and not args.video:   # else 0 frames: a division by zero after the load
@@ -143,7 +166,8 @@ def main() -> None:
         for k, r in res["forms"].items():
             print(f"{k:30s} {r['median_ms']:7.2f} ms  {r['x_model_onnx']:.3f}x")
         return
-    res = measure(Path(args.export), args.data, list(zip(args.video, args.init)))
+    trackers = default_trackers() if args.default else export_trackers(Path(args.export))
+    res = measure(trackers, args.data, list(zip(args.video, args.init)))
     (out / "speed.json").write_text(json.dumps({**res, "command": command}, indent=1) + "\n")
     (out / "speed.md").write_text(markdown(res, command))
     print(markdown(res, command))

@@ -10,7 +10,7 @@ import droptrack as dt
 def test_repr_names_model_procedure_and_state():
     t = dt.load_tracker(ext={"SCALE_SEARCH": None, "CROP_GRID": None, "ANCHOR_SCALE": None, "ANCHOR_NCC": None,
                              "ASPECT_PRIOR": None})
-    assert repr(t) == "Tracker(droptrack_tiny_synth, torch fp32, rgb, official procedure, 0 target(s))"
+    assert repr(t) == "Tracker(droptrack_tiny_synth, onnxruntime fp32, rgb, official procedure, 0 target(s))"
     t.initialize(np.zeros((64, 96, 3), np.uint8) + np.arange(96, dtype=np.uint8)[None, :, None], (30, 20, 16, 12))
     assert "1 target(s)" in repr(t)
     t.close()

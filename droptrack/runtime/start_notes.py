@@ -22,9 +22,21 @@ def warn_at_start(source: Any, tracker: Any, lost_threshold: float, given: dict 
     for note in extension_notes(tracker.ext, getattr(tracker.extensions, "search_factor", None), lost_threshold,
                                 given):
         warnings.warn(note, ExtensionSettingsWarning, stacklevel=3)
-    note = padded_batch_note(tracker.ext, getattr(tracker, "meta", None))
+    note = None if embedded_graph(tracker) else padded_batch_note(tracker.ext, getattr(tracker, "meta", None))
     if note:
         warnings.warn(note, ExtensionSettingsWarning, stacklevel=3)
+
+
+def embedded_graph(tracker: Any) -> bool:
+    """Whether the tracker runs the embedded model's shipped ONNX Runtime graph (a run without a model file): a run
+    that does not fill its batch (`--scale-search off`, `--official`) tracks about as fast as PyTorch did, and the
+    padded-batch note's fixes (model.onnx, another export) would name files the user never made."""
+    from pathlib import Path
+
+    from droptrack.model.default import embedded_ort_file   # torch-free
+
+    path, shipped = getattr(getattr(tracker, "backend", None), "path", None), embedded_ort_file()
+    return path is not None and shipped is not None and Path(path) == shipped
 
 
 def padded_batch_note(ext: Any, meta: Any) -> str | None:
