@@ -21,9 +21,22 @@ def test_a_val_set_names_the_eval_command_that_scores_it(tmp_path):
     res = cli("data", "synth", out, "--split", "val", "-n", "1", "--frames", "3")
     assert f"synthetic set: {out} (1 sequence x 3 frames, val split)" in res.output
     words = next_words(res)
-    assert words == ["dt", "eval", "--dataset", "synth", "--root", str(out)]
+    assert words == ["dt", "eval", "--dataset", "synth", "--root", str(out), "--split", "val"]
     scored = cli(*words[1:], "-o", tmp_path / "results")   # the advised command, pasted, scores the set
     assert scored.exit_code == 0 and "synth_val_00001" in (tmp_path / "results" / "default" / "eval.json").read_text()
+
+
+def test_the_lines_of_a_val_and_a_test_set_name_their_split_and_both_paste(tmp_path, monkeypatch):
+    """The eval line left out --split: pasted for a val set, then for a test set, both wrote to results/synth, and
+    the second was refused there ('holds results of the val split'). Each now names its split, as made."""
+    monkeypatch.chdir(tmp_path)
+    val = next_words(cli("data", "synth", "v", "--split", "val", "-n", "1", "--frames", "3"))
+    test = next_words(cli("data", "synth", "t", "--split", "test", "--attributes", "blur", "-n", "1", "--frames", "30"))
+    assert val[-2:] == ["--split", "val"] and test[-2:] == ["--split", "test"]
+    for words in (val, test):
+        assert cli(*words[1:]).exit_code == 0
+    assert "synth_val_00001" in (tmp_path / "results" / "synth_val" / "default" / "eval.json").read_text()
+    assert "synth_test_00001" in (tmp_path / "results" / "synth_test" / "default" / "eval.json").read_text()
 
 
 def test_a_train_set_names_a_valid_train_command_on_it(tmp_path):

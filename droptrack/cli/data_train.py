@@ -145,10 +145,12 @@ def data_xywh(
 
 def synth_next_command(path: Path, split: str, trainable: bool = True) -> str:
     """What to do with a new synthetic set, as a line that pastes: fine-tune the embedded model on a train set, score
-    it on a val or test set, or on a train set too short to train on (dt eval reads the split from the set's
-    synth.json)."""
+    it on a val or test set, or on a train set too short to train on. A val or test set's line names its --split (dt
+    eval reads it from the set's synth.json either way): without it every set's results went to results/synth,
+    where a test set's pasted line was refused beside a val set's results; with it, results/synth_val, synth_test."""
     if split != "train" or not trainable:
-        return shell_join(["dt", "eval", "--dataset", "synth", "--root", str(path)])
+        return shell_join(["dt", "eval", "--dataset", "synth", "--root", str(path),
+                           *(["--split", split] if split != "train" else [])])
     from droptrack.model.default import default_checkpoint
 
     return shell_join(["dt", "train", "--config", "droptrack_tiny_synth", "--pretrained", str(default_checkpoint()),
