@@ -39,3 +39,17 @@ def test_the_hint_compares_the_trackers_evaluated_beside_it(tmp_path, monkeypatc
     rows = [ln.split("│")[1].strip() for ln in res.output.splitlines() if ln.startswith("│ kcf") or
             ln.startswith("│ mil")]
     assert rows[:2] == ["kcf", "mil"], res.output
+
+
+def test_a_tracker_named_with_a_leading_dot_is_compared_too(tmp_path, monkeypatch):
+    """`--name .hidden` wrote res/.hidden, but the next line of a tracker evaluated beside it left that folder out
+    (dot folders were skipped): the printed dt analyze compared without it. It names it as written now."""
+    monkeypatch.chdir(tmp_path)
+    root = _root(tmp_path / "mine")
+    assert _hint(cli("eval", "--dataset", "synth", "--root", root, "--tracker", "mil", "--name", ".hidden", "-o",
+                     "res"))[:2] == ["analyze", "res/.hidden"]
+    args = _hint(cli("eval", "--dataset", "synth", "--root", root, "--tracker", "kcf", "-o", "res"))
+    assert args[:4] == ["analyze", "res/kcf", "res/.hidden", "--dataset"], args   # its own folder first
+    res = cli(*args, "-o", "an")
+    assert res.exit_code == 0, res.output
+    assert {".hidden", "kcf"} <= {ln.split("│")[1].strip() for ln in res.output.splitlines() if ln.count("│") > 2}

@@ -287,16 +287,16 @@ def _foreign_manifest(out: Path, what: str) -> str:
 
 
 def comparable_folders(out: Path, names: list[str]) -> list[Path]:
-    """The other dt eval folders beside `out` (OUTPUT/<tracker>/) whose eval.json names the same dataset and that
-    hold finished results of every sequence in `names` tracked on the same frames: the trackers dt analyze can
-    compare with `out`'s on those sequences (dt eval's `next: dt analyze` line lists them), sorted by name."""
+    """The other dt eval folders beside `out` (OUTPUT/<tracker>/, a --name .x one too) whose eval.json names the
+    same dataset and that hold finished results of every sequence in `names` tracked on the same frames: the trackers
+    dt analyze can compare with `out`'s on those sequences (the `next: dt analyze` line lists them), sorted by name."""
     def manifest(folder: Path) -> dict[str, Any]:
         return manifest_or_none(folder / MANIFEST) or {}
 
     own = manifest(out)
     mine = own.get("inputs") if isinstance(own.get("inputs"), dict) else {}
     found = []
-    for d in sorted(p for p in out.parent.iterdir() if p.is_dir() and p != out and not p.name.startswith(".")):
+    for d in sorted(p for p in out.parent.iterdir() if p.is_dir() and p != out):
         other = manifest(d)
         inputs = other.get("inputs") if isinstance(other.get("inputs"), dict) else {}
         if other.get("dataset") == own.get("dataset") and names and all(
