@@ -17,7 +17,7 @@ def attribute_figure(ar: Any, title: str, colors: dict[str, Any] | None = None,
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from droptrack.eval.plot_style import place_legend, plain, tracker_colors
+    from droptrack.eval.plot_style import legend_names, place_legend, plain, tracker_colors
 
     attrs = list(ar.scores)[::-1]
     trackers = order or list(next(iter(ar.scores.values())))
@@ -40,7 +40,8 @@ def attribute_figure(ar: Any, title: str, colors: dict[str, Any] | None = None,
     ax.set(xlabel=f"{key.upper()} [%]", xlim=(0, 100), ylim=(-0.5, len(attrs) - 0.5), title=plain(title))
     ax.set_ylabel("attribute (sequences with it)", fontsize=8)
     ax.grid(True, axis="x", linestyle="--")
-    place_legend(ax, bars, trackers, None)   # inside, it would hide the bottom bars
+    short = legend_names(list(colors))   # long names cut in the middle, as in the other plots
+    place_legend(ax, bars, [short[t] for t in trackers], None)   # inside, it would hide the bottom bars
     return fig
 
 

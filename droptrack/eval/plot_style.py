@@ -15,6 +15,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 MARK = b"droptrack"          # the PNG's Software text: a plot of this name that droptrack drew, not a user's file
 INSIDE_LEGEND_MAX = 4     # more entries than this, or a label longer than INSIDE_LABEL_MAX: the legend goes outside
 INSIDE_LABEL_MAX = 36     # characters; a longer label made an inside legend span most of the axes
+LEGEND_NAME_MAX = 36      # characters of a tracker's name in a legend; a longer one is cut in the middle
 
 
 def without_glyph_warnings(fn: F) -> F:
@@ -49,6 +50,35 @@ def plain(text: str) -> str:
     """Text that matplotlib shows as written: '$' escaped (a name like run_$1$_x was typeset as maths), control
     characters as \\xNN (a name from elsewhere may hold them; fonts have no glyph for them)."""
     return printable(text).replace("$", r"\$")
+
+
+def legend_names(names: Sequence[str], width: int = LEGEND_NAME_MAX) -> dict[str, str]:
+    """{name: its legend label}: a name of up to `width` characters as it is, a longer one cut to `width` in the
+    middle, start and end kept ('droptrack_tiny_syn\u2026nx_fp32_int8_kept'): a 68-character folder name made the
+    legend as wide as the axes. Labels stay distinct: all long names are cut at the place nearest the middle that
+    tells them apart (else a ~N end where the middle cut is taken); tables and report.json keep the full names."""
+    labels = {n: n for n in names if len(n) <= width}
+    long = [n for n in dict.fromkeys(names) if len(n) > width]
+    seen = width - 1                                                  # characters around the ellipsis
+    for head in sorted(range(1, seen), key=lambda h: (abs(h - (seen + 1) // 2), h)):   # the middle cut first
+        cuts = [_cut(n, head, seen - head) for n in long]
+        if len(set(cuts)) == len(cuts) and not set(cuts) & set(labels):
+            return {**labels, **dict(zip(long, cuts))}
+    taken = set(labels)
+    for name in long:                                                 # no cut tells them all apart
+        label, k = _cut(name, (seen + 1) // 2, seen // 2), 1
+        while label in taken:
+            k += 1
+            rest = seen - len(f"~{k}")
+            label = _cut(name, rest - rest // 2, rest // 2) + f"~{k}"
+        taken.add(label)
+        labels[name] = label
+    return labels
+
+
+def _cut(name: str, head: int, tail: int) -> str:
+    """`name`'s first `head` and last `tail` characters around an ellipsis."""
+    return name[:head] + "\u2026" + name[len(name) - tail:]
 
 
 def place_legend(ax: Any, handles: list[Any], labels: list[str], inside: str | None,

@@ -56,7 +56,7 @@ def wrap_label(text: str, width: int = WRAP) -> str:
 
 
 def short_name(name: str, width: int = NAME_MAX) -> str:
-    """A tracker's name in a spoke label: cut to `width` characters with an ellipsis (the legend has it whole)."""
+    """A tracker's name in a spoke label: cut to `width` characters with an ellipsis (the legend has more)."""
     from droptrack.eval.plot_style import plain
 
     text = plain(name)
@@ -81,7 +81,7 @@ def radar_figure(ar: Any, title: str, colors: dict[str, Any] | None = None, orde
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
-    from droptrack.eval.plot_style import line_style, place_legend, plain, tracker_colors
+    from droptrack.eval.plot_style import legend_names, line_style, place_legend, plain, tracker_colors
 
     attrs = list(ar.scores)
     if len(attrs) < MIN_SPOKES:
@@ -147,7 +147,8 @@ def radar_figure(ar: Any, title: str, colors: dict[str, Any] | None = None, orde
         rule = (f"{key.upper()} [%], each spoke scaled on its own: its best score at the rim, its worst or "
                 f"{100 * MIN_SPAN:g} points below\nits best (the lower) at the inner ring; "
                 "under each attribute (sequences): best / worst, with their trackers")
-    legend = place_legend(ax, handles, trackers, None)
+    short = legend_names(list(colors))   # long names cut in the middle, as in the other plots
+    legend = place_legend(ax, handles, [short[t] for t in trackers], None)
     _place_around(fig, ax, labels, legend, plain(title), rule)
     return fig
 

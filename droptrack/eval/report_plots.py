@@ -16,8 +16,8 @@ import numpy as np
 
 from droptrack.errors import InputError, folder_where_a_file_goes, printable, shell_quote
 from droptrack.artifact import write_temp
-from droptrack.eval.plot_style import (drawn_here, line_style, place_legend, plain, png_bytes, tracker_colors,
-                                       without_glyph_warnings)
+from droptrack.eval.plot_style import (drawn_here, legend_names, line_style, place_legend, plain, png_bytes,
+                                       tracker_colors, without_glyph_warnings)
 
 NEAR = 0.01   # curves this close (1 point of 100, a 2-px line's width) at most thresholds hide each other: dashed
 PLOT_FILES = {"success": "success.png", "precision": "precision.png", "norm_precision": "norm_precision.png",
@@ -31,8 +31,9 @@ TITLES = {"success": ("Success plot", "Overlap threshold", "Overlap Precision [%
 def curve_figure(title: str, xlabel: str, ylabel: str, score_name: str,
                  series: list[tuple[str, np.ndarray, np.ndarray, float]], colors: dict[str, Any]) -> Any:
     """One curve per (name, x, y, score), best score first in the legend and drawn on top, labelled
-    'name [score x100]'. Curves that lie on each other over most thresholds (an export and its reference in dt
-    bench, parting at a few) are dashed over each other so that every colour shows (the ones beneath were hidden)."""
+    'name [score x100]' (a long name cut in its middle: `legend_names`). Curves that lie on each other over most
+    thresholds (an export and its reference in dt bench, parting at a few) are dashed over each other so that every
+    colour shows (the ones beneath were hidden)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
@@ -50,7 +51,7 @@ def curve_figure(title: str, xlabel: str, ylabel: str, score_name: str,
             groups.append([rank])
         else:
             near.append(rank)
-    handles, labels = [], []
+    handles, labels, short = [], [], legend_names(list(colors))   # every tracker: the same label in every plot
     for rank, (name, x, y, score) in enumerate(order):   # the best on top where curves overlap
         twins = next(g for g in groups if rank in g)
         j, m = twins.index(rank), len(twins) - 1
@@ -60,7 +61,7 @@ def curve_figure(title: str, xlabel: str, ylabel: str, score_name: str,
                 linestyle=(3 * j, (3, 3 * m)) if j < m else own)
         # the legend's sample in the tracker's own style: the short sample of a sparse dash could be all gap
         handles.append(Line2D([], [], linewidth=2, color=colors[name], linestyle=own))
-        labels.append(f"{name} [{100 * score:.1f}]" if math.isfinite(score) else f"{name} [-]")
+        labels.append(f"{short[name]} [{100 * score:.1f}]" if math.isfinite(score) else f"{short[name]} [-]")
     xs = series[0][1]
     ax.set(title=plain(title), xlabel=xlabel, ylabel=ylabel, xlim=(float(xs[0]), float(xs[-1])), ylim=(0, 100))
     ax.grid(True, linestyle="--")
