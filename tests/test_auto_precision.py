@@ -113,6 +113,16 @@ def test_auto_precision_end_to_end(first_search):
     assert "trial 1:" not in r.output
 
 
+@pytest.mark.slow
+def test_the_search_says_up_front_that_it_tracks_the_set_once_per_trial(first_search):
+    """A search of the embedded model took tens of minutes on a 2-core CPU and said nothing about that up front:
+    a line now says so before the first trial (the bar then counts them)."""
+    _, _, r, res, _ = first_search
+    start = ("auto-precision (ort): each trial tracks the 4 validation sequences (16 frames) with another graph, "
+             "about one trial per layer group; this can take long")
+    assert start in r.output and r.output.index(start) < r.output.index("all groups INT8"), r.output
+
+
 def test_divergence_on_target_counts_only_frames_where_the_reference_tracks():
     from droptrack.export.divergence import divergence, divergence_on_target
 

@@ -266,6 +266,9 @@ def search_recipe(fp32: Path, base: Int8Recipe, pairs: tuple, options: Int8Optio
     t0 = time.perf_counter()
     seqs, desc = validation_sequences(options, fp32.parent / ".auto_precision")
     frames = sum(len(s) - 1 for s in seqs)
+    log(f"  auto-precision ({base.target}): each trial tracks the {len(seqs)} validation sequences ({frames} frames) "
+        "with another graph, about one trial per layer group; this can take long (tens of minutes on a 2-core CPU "
+        "for the embedded model)")   # it said nothing up front, and the first trial line came minutes later
     total = [0]   # known once the groups are
     with tempfile.TemporaryDirectory(prefix=".dt-auto-", dir=fp32.parent) as tmpdir, \
             room_checked(fp32.parent, fp32.parent), bar(f"auto-precision ({base.target}) trials", progress) as update:
