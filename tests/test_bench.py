@@ -254,15 +254,17 @@ def test_demo_end_to_end(small_demo):
     assert "tiny" in rows and {"torch", "onnx"} <= {r["format"] for r in rows.values()}
     assert {r["precision"] for r in rows.values() if r["format"] == "onnx"} >= {"fp32"}
     assert rows["tiny"]["parity"]["mean_iou"] == 1.0
-    for f in ("bench/bench.md", "bench/success.png", "bench/latency.png", "export/model.onnx"):
+    for f in ("bench/bench.md", "bench/success.png", "bench/latency.png", "export/model.onnx", "export/model_ort.onnx"):
         assert (out / f).is_file(), f
+    # ONNX Runtime's FP32 graph (dt export --ort) is a row of its own, gated as FP32 against the checkpoint
+    assert rows["model_ort"]["status"] == "passed" and rows["model_ort"]["precision"] == "fp32"
     if bundled_video("bikes.mp4") is not None:
         cap = cv2.VideoCapture(str(out / "bikes_tracked.mp4"))
         assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 4
         cap.release()
         assert cv2.imread(str(out / "bikes_strip.png")) is not None
         assert len((out / "bikes_boxes.txt").read_text().splitlines()) == 4
-        assert "bikes_tracked.mp4" in res.output
+        assert "bikes_tracked.mp4" in res.output and "FPS with model_ort.onnx" in res.output
     assert "bench.md" in res.output and "time:" in res.output
     # the noise-floor pass of the reference (0.01 px), printed and recorded beside the rows' divergence
     floor = js["references"][0]["noise_floor"]

@@ -27,6 +27,7 @@ def _bench_json(folder, command):
 
 @pytest.mark.parametrize("rel, named", [("export/model.onnx", "export/model.onnx"),
                                         ("export/model_int8_ort.onnx", "export/model_int8_ort.onnx"),
+                                        ("export/model_ort.onnx", "export/model_ort.onnx"),   # ONNX Runtime's FP32
                                         ("bench/bench.md", "bench/bench.md"),
                                         # plots its dt bench draws, or removes when it draws none
                                         ("bench/norm_precision.png", "bench/norm_precision.png"),

@@ -92,7 +92,7 @@ def test_demo_refuses_it_before_any_work(with_args, tmp_path):
 
 
 def test_demo_with_the_option_and_the_bench_line_it_prints(with_args, tmp_path):
-    from droptrack.demo import is_demo_folder
+    from droptrack.demo_folder import is_demo_folder
 
     out = tmp_path / "demo"
     res = cli("demo", "--checkpoint", with_args, "--trust-checkpoint", "-o", out, *DEMO_CUT)
