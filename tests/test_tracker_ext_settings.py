@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from droptrack.cli import app
 from droptrack.config import config_from_dict
-from droptrack.errors import ConfigError
+from droptrack.errors import ConfigError, InputError
 from droptrack.runtime.extensions import KEYS, TrackerExt, smooth_size
 
 
@@ -74,3 +74,28 @@ def test_describe_says_what_runs():
     assert TrackerExt(size_lr=1.5, aspect_penalty=0.5, reacq_factor=6.0).describe() == \
         "official + size smoothing 1.5, aspect penalty 0.5; re-acquisition x6 (motion)"
     assert TrackerExt(scale_search=[]).describe() == "official procedure"   # an empty list is off
+
+
+@pytest.mark.parametrize("given, message", [
+    ({"size_lr": 20}, "TrackerExt size_lr: 20 is out of range; allowed: a finite number in (0, 10] or None"),
+    ({"scale_search": [0.8, "1.2"]}, "TrackerExt scale_search: [0.8, '1.2'] holds text, not numbers; allowed: a list "
+                                     "of at most 8 finite numbers in [0.25, 4] or None"),
+    ({"reacq_frames": 2.5}, "TrackerExt reacq_frames: 2.5 is not an integer; allowed: an integer >= 1"),
+    ({"reacq_threshold": 0.6}, "TrackerExt reacq_recover 0.5 is below reacq_threshold 0.6; the recover score must be "
+                               ">= the threshold (hysteresis)"),
+])
+def test_a_trackerext_built_directly_is_checked_as_the_api_dict_is(given, message):
+    """TrackerExt(size_lr=20) built in Python went unchecked into the tracker, where the same value in load_tracker's
+    `ext` dict is refused; it is now the same one-line InputError (a ValueError), naming the field as typed."""
+    with pytest.raises(ValueError) as info:
+        TrackerExt(**given)
+    assert type(info.value) is InputError and str(info.value) == message
+
+
+def test_a_trackerext_built_directly_holds_the_checked_values():
+    import numpy as np
+
+    ext = TrackerExt(size_lr=np.float32(0.5), reacq_frames=np.int64(3), scale_search=np.array([0.8, 1.25]))
+    assert (ext.size_lr, ext.reacq_frames, ext.scale_search) == (0.5, 3, (0.8, 1.25))
+    assert type(ext.size_lr) is float and type(ext.reacq_frames) is int
+    assert ext == TrackerExt.from_keys({"SIZE_LR": 0.5, "REACQ_FRAMES": 3, "SCALE_SEARCH": [0.8, 1.25]})

@@ -38,13 +38,13 @@ the CUDA `DeviceTracker` call the same code.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 
 import numpy as np
 
 from droptrack.config import TestCfg
 from droptrack.config_rules import TRACKER_EXT_RULES, check_value, text_number
-from droptrack.errors import ConfigError, shown
+from droptrack.errors import ConfigError, InputError, shown
 from droptrack.geometry import box_iou, clip_box
 from droptrack.runtime.anchor import TargetAnchor, anchor_words, anchored, start_anchors
 from droptrack.runtime.box_shape import smooth_size, toward_aspect
@@ -86,8 +86,20 @@ class TrackerExt:
     anchor_gate: float = TestCfg.ANCHOR_GATE
     anchor_box: str = TestCfg.ANCHOR_BOX
     aspect_prior: float | None = TestCfg.ASPECT_PRIOR
+    _checked: InitVar[bool] = False   # from_keys: the values are checked already, in its own words
 
-    def __post_init__(self):
+    def __post_init__(self, _checked: bool = False) -> None:
+        """Check the values given directly (`TrackerExt(size_lr=20)`) as the API's `ext` dict is checked: a one-line
+        InputError naming the field (it went unchecked into the tracker); then hold SCALE_SEARCH as a tuple."""
+        if not _checked:
+            try:
+                for key, (attr, _) in KEYS.items():
+                    object.__setattr__(self, attr, api_value(f"TrackerExt {attr}", key, getattr(self, attr)))
+            except ConfigError as exc:
+                raise InputError(str(exc)) from None
+            if self.reacq_recover < self.reacq_threshold:
+                raise InputError(f"TrackerExt reacq_recover {self.reacq_recover} is below reacq_threshold "
+                                 f"{self.reacq_threshold}; the recover score must be >= the threshold (hysteresis)")
         if self.scale_search is not None:   # hashable and read-only; an empty list means off
             object.__setattr__(self, "scale_search", tuple(float(s) for s in self.scale_search) or None)
 
@@ -131,7 +143,7 @@ class TrackerExt:
     def from_keys(cls, keys: dict, option_names: bool = False) -> "TrackerExt":
         """From TEST-style keys ({'SIZE_LR': 0.6, ...}); bad values raise a one-line ConfigError naming the key
         (or the `dt run` option with `option_names`)."""
-        ext = cls(**check_keys(keys, option_names))
+        ext = cls(**check_keys(keys, option_names), _checked=True)
         if ext.reacq_recover < ext.reacq_threshold:
             raise ConfigError(f"REACQ_RECOVER (--reacq-recover) {ext.reacq_recover} is below REACQ_THRESHOLD "
                               f"(--reacq-threshold) {ext.reacq_threshold}; the recover score must be >= the "
@@ -154,22 +166,27 @@ def check_keys(keys: dict, option_names: bool = False, prefix: str = "TEST.") ->
             raise ConfigError(f"unknown tracker extension '{key}'; valid: {', '.join(KEYS)}")
         attr, option = KEYS[key]
         if not option_names:
-            try:
-                if prefix != "TEST." and text_number(value, TRACKER_EXT_RULES[key]):   # the API's dict: no text
-                    what = "holds text, not numbers" if isinstance(value, (list, tuple)) else "is not a number"
-                    raise ConfigError(f"{prefix}{key}: {shown(value)} {what}; allowed: "
-                                      f"{TRACKER_EXT_RULES[key].describe()}")
-                values[attr] = check_value(f"{prefix}{key}", value, TRACKER_EXT_RULES[key])
-            except ConfigError as exc:   # a Python dict's "off" is None, a YAML file's null
-                text = str(exc)
-                raise ConfigError(text if prefix == "TEST." or not text.endswith(" or null") else
-                                  text.removesuffix(" or null") + " or None") from None
+            values[attr] = (check_value(f"{prefix}{key}", value, TRACKER_EXT_RULES[key]) if prefix == "TEST." else
+                            api_value(f"{prefix}{key}", key, value))
             continue
         try:
             values[attr] = check_value(option, value, TRACKER_EXT_RULES[key])
         except ConfigError as exc:
             raise ConfigError(_as_typed(str(exc), option, key, value)) from None
     return values
+
+
+def api_value(name: str, key: str, value: object) -> object:
+    """`value` of TEST key `key` given in Python (the API's `ext` dict, a TrackerExt field: `name`), checked and
+    converted; text is refused where numbers go, and the ConfigError names Python's None, not YAML's null."""
+    try:
+        if text_number(value, TRACKER_EXT_RULES[key]):
+            what = "holds text, not numbers" if isinstance(value, (list, tuple)) else "is not a number"
+            raise ConfigError(f"{name}: {shown(value)} {what}; allowed: {TRACKER_EXT_RULES[key].describe()}")
+        return check_value(name, value, TRACKER_EXT_RULES[key])
+    except ConfigError as exc:   # a Python dict's "off" is None, a YAML file's null
+        text = str(exc)
+        raise ConfigError(text.removesuffix(" or null") + " or None" if text.endswith(" or null") else text) from None
 
 
 def _as_typed(message: str, option: str, key: str, value: object) -> str:
