@@ -243,17 +243,18 @@ def _check_one_split(dirs: Sequence[Path]) -> None:
 def _other_frames(result_dir: Path, seq: Any, tracked: dict[str, str], prints: dict[str, str]) -> str | None:
     """Why a dt eval result cannot be scored on this sequence: it was tracked on other frames under the same name
     (another root, a regenerated set), so its boxes would be scored against a ground truth they never saw; else None.
-    `prints`: the sequences' fingerprints so far, shared by the result folders (each first frame read once)."""
+    `prints`: the sequences' fingerprints so far, shared by the result folders (each sequence's frames read once)."""
     if seq.name not in tracked:
         return None
-    from droptrack.eval.resume import MANIFEST, fingerprint
+    from droptrack.eval.fingerprint import fingerprint, same_frames
+    from droptrack.eval.resume import MANIFEST
 
     if seq.name not in prints:
         prints[seq.name] = fingerprint(seq)
-    if tracked[seq.name] == prints[seq.name]:
+    if same_frames(tracked[seq.name], prints[seq.name]):
         return None
     return (f"{result_dir / seq.name}.txt was tracked on other frames than this dataset's {seq.name} (length, first "
-            f"box or first frame differ, by its {MANIFEST}): another dataset root, a regenerated set or the first "
+            f"box or frames differ, by its {MANIFEST}): another dataset root, a regenerated set or the first "
             "frames only (dt bench --frames); pass the root it was tracked on")
 
 

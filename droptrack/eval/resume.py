@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import os
 import re
@@ -17,14 +16,13 @@ import stat
 from pathlib import Path
 from typing import Any, Iterator
 
-import numpy as np
-
 from droptrack import filelock
 from droptrack.artifact import atomic_write_json, sha256_file
 from droptrack.errors import CheckpointError, DropTrackError, InputError, printable, shown
 from droptrack.engine.onnx_files import check_external_data, check_graph
 from droptrack.engine.threads import ThreadPlan, usable_cores
 from droptrack.eval.ext_names import override_words
+from droptrack.eval.fingerprint import same_frames
 from droptrack.eval.results import read_result, read_times, submission_file
 from droptrack.eval.workers import TrackerSpec
 from droptrack.paths import removed_if_left_empty
@@ -32,7 +30,7 @@ from droptrack.runtime.fingerprint import config_id, external_data_sha256
 from droptrack.wording import counted
 
 MANIFEST = "eval.json"
-MAX_MANIFEST = 8 << 20   # bytes: a 16-hex fingerprint per sequence (GOT-10k's 9,335 train sequences: under 1 MB)
+MAX_MANIFEST = 8 << 20   # bytes: a 33-character fingerprint per sequence (GOT-10k's 9,335 train: under 1 MB)
 LOCK = ".lock"
 RENAME = "name this run with --name (or pass another --output)"   # dt eval's fix; dt bench has no --name
 
@@ -103,17 +101,6 @@ def identity(spec: TrackerSpec, tag: str) -> dict[str, Any]:
     return {"artifact": str(path), "artifact_sha256": sha256_file(path),
             "external_data": external_data_sha256(path, locations),
             "config": spec.config, "config_sha256": (config_id(spec.config) or {}).get("sha256"), "dataset": tag}
-
-
-def fingerprint(seq: Any) -> str:
-    """What the tracker is given of a sequence: its length, init box and first frame (a video: its size)."""
-
-    h = hashlib.sha256(f"{len(seq)} {np.round(seq.boxes[0], 4).tolist()}".encode())
-    try:
-        h.update(Path(seq.frames[0]).read_bytes() if seq.frames is not None else b"%d" % seq.video.stat().st_size)
-    except OSError:   # tracking it reports the unreadable frame
-        pass
-    return h.hexdigest()[:16]
 
 
 def recorded_threads(out: Path) -> int | None:
@@ -220,10 +207,11 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
         from droptrack.eval.report_plots import check_analysis_folder
 
         check_analysis_folder(out)   # a report.json or plot of the names the run's report writes, not dt's: kept
-    other = next((n for n, fp in inputs.items() if seen.get(n, fp) != fp and (out / f"{n}.txt").is_file()), None)
+    other = next((n for n, fp in inputs.items()
+                  if not same_frames(seen.get(n, fp), fp) and (out / f"{n}.txt").is_file()), None)
     if other is not None:
-        raise InputError(f"{out} holds results of {other} tracked on other frames (its length, first box or first "
-                         "frame differ: another dataset root or a regenerated set); pass another --output or delete "
+        raise InputError(f"{out} holds results of {other} tracked on other frames (its length, first box or frames "
+                         "differ: another dataset root or a regenerated set); pass another --output or delete "
                          "that folder")
     if write:
         ident.pop("device_type")
@@ -241,7 +229,7 @@ def old_default_note(out: Path, old: Path, ident: dict[str, Any], device: str, i
     data = manifest_or_none(mine / MANIFEST)
     seen = data.get("inputs") if data is not None else None
     if not isinstance(seen, dict) or data.get("split") not in (None, ident.get("split")) or not any(
-            seen.get(n) == fp and (mine / f"{n}.txt").is_file() for n, fp in inputs.items()):
+            same_frames(seen.get(n), fp) and (mine / f"{n}.txt").is_file() for n, fp in inputs.items()):
         return None
     try:
         check_manifest(mine, ident, device, inputs, write=False)   # resumable there (same tracker and settings)
@@ -300,7 +288,7 @@ def comparable_folders(out: Path, names: list[str]) -> list[Path]:
         other = manifest(d)
         inputs = other.get("inputs") if isinstance(other.get("inputs"), dict) else {}
         if other.get("dataset") == own.get("dataset") and names and all(
-                n in mine and inputs.get(n) == mine[n] and (d / f"{n}.txt").is_file() for n in names):
+                n in mine and same_frames(inputs.get(n), mine[n]) and (d / f"{n}.txt").is_file() for n in names):
             found.append(d)
     return found
 

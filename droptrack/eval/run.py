@@ -35,8 +35,9 @@ from droptrack.eval.realtime import RealTime
 from droptrack.eval.run_result import EvalResult
 from droptrack.eval.score_files import (check_first_boxes, check_got10k_rows, check_infinite_gt_rows,
                                        check_nan_gt_rows)
-from droptrack.eval.resume import (LOCK, MANIFEST, check_manifest, check_sibling_split, checked, complete, fingerprint,
-                                   identity, locked, old_default_note, record_procedures, recorded_procedures,
+from droptrack.eval.fingerprint import fingerprint
+from droptrack.eval.resume import (LOCK, MANIFEST, check_manifest, check_sibling_split, checked, complete, identity,
+                                   locked, old_default_note, record_procedures, recorded_procedures,
                                    remove_stale_temp, result_paths, resume_threads, saved_on_interrupt)
 from droptrack.eval.workers import LoadedTrackers, TrackedSequence, TrackerSpec, WorkerDied, sigterm_as_interrupt
 from droptrack.engine.onnx_files import CheckedGraph
