@@ -372,6 +372,23 @@ def one_line(message: object) -> str:
     return "error: " + printable(message)
 
 
+RANK_ERRORS = "DROPTRACK_RANK_ERRORS"   # dt train --nproc's launcher: its folder for the ranks' error lines
+
+
+def say_error(line: str) -> None:
+    """Print an error line on stderr; a rank of `dt train --nproc` writes it to its file in the launcher's folder
+    instead (RANK_ERRORS), and the launcher prints each distinct line once (a bad input was said once per rank)."""
+    folder = os.environ.get(RANK_ERRORS)
+    if folder:
+        try:
+            with open(os.path.join(folder, f"{os.environ.get('RANK', '0')}.txt"), "a", encoding="utf-8") as f:
+                f.write(line + "\n")
+            return
+        except OSError:   # (a full disk): said here, as one process says it
+            pass
+    print(line, file=sys.stderr, flush=True)
+
+
 def run_script(main: Callable[[], object]) -> None:
     """A benchmark script's entry point: bad input (a DropTrackError) is one line on stderr and exit code 2, as in dt."""
     try:

@@ -308,3 +308,46 @@ def test_a_torchrun_rank_ends_without_interpreter_shutdown_with_its_output_and_e
     alone = subprocess.run([sys.executable, "-c", EXIT_CHILD, *argv], capture_output=True, text=True, timeout=120,
                            env={**env, "WORLD_SIZE": "1"})
     assert alone.returncode == code and "interpreter shutdown ran" in alone.stdout
+
+
+def test_a_bad_input_every_rank_meets_is_said_once(tmp_path):
+    """`dt train --data EMPTY --nproc 2`: each rank printed the same 'no sequences' error (twice, or N times); the
+    launcher now says each distinct line of its ranks once (not rank 0 alone: an error one rank meets is said too)."""
+    (tmp_path / "empty").mkdir()
+    proc = subprocess.run([sys.executable, "-m", "droptrack", "train", "-c", "tiny_ce_test", "--data",
+                           str(tmp_path / "empty"), "-o", str(tmp_path / "run"), "--nproc", "2", "--epochs", "1",
+                           "--batch-size", "2", "--samples-per-epoch", "4", "--workers", "0", "--device", "cpu"],
+                          env=env(OMP_NUM_THREADS="1", TMPDIR=str(tmp_path)), capture_output=True, text=True,
+                          timeout=300)
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error: ")]
+    assert proc.returncode == 2 and len(errors) == 1, proc.stderr
+    assert errors[0].startswith(f"error: training dataset SYNTH: no sequences under '{tmp_path / 'empty'}'"), errors
+    assert not list(tmp_path.glob("dt-train-errors-*"))   # the launcher's folder of rank lines: removed
+
+
+SAYING_RANKS = """
+import os, subprocess, sys
+import torch.distributed.run as run
+from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, ProcessFailure
+lines = sys.argv[1:]
+SAY = "import sys; from droptrack.errors import say_error; say_error(sys.argv[1])"
+def ranks(_args):   # each rank says its line as a rank's dt does, the last rank first
+    for r in reversed(range(len(lines))):
+        subprocess.run([sys.executable, "-c", SAY, lines[r]], env={**os.environ, "RANK": str(r)}, check=True)
+    raise ChildFailedError("droptrack.train", {r: ProcessFailure(local_rank=r, pid=100 + r, exitcode=2, error_file="")
+                                               for r in range(len(lines))})
+run.run = ranks
+from droptrack.train.launch import launch
+sys.exit(launch(len(lines), ["-c", "tiny_ce_test"]))
+"""
+
+
+def test_each_distinct_rank_line_is_said_once_in_rank_order(tmp_path):
+    """Ranks 0, 1 and 3 meet the same bad input, rank 2 an error of its own (its disk, its frames): each line once,
+    rank 0's first whichever rank wrote first, and the one only rank 2 met is not lost."""
+    lines = ["error: bad input", "error: bad input", "error: only rank 2 met this", "error: bad input"]
+    proc = subprocess.run(python(SAYING_RANKS) + lines, env=env(TMPDIR=str(tmp_path)), capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.splitlines() == ["error: bad input", "error: only rank 2 met this"], proc.stderr
+    assert not list(tmp_path.glob("dt-train-errors-*"))

@@ -23,7 +23,7 @@ except ImportError:   # older typer runs on Click itself
 from droptrack.errors import (CornerBoxFileWarning, DropTrackError, EdgeBoxWarning, ExtraImagesWarning,
                               FlatTargetWarning, OffTargetGraphWarning, PartialDatasetWarning, ExtensionSettingsWarning,
                               detach_stdout, disk_full, file_where_a_folder_goes, folder_where_a_file_goes,
-                              full_message, full_stdout, one_line, printable, stdout_full_message)
+                              full_message, full_stdout, one_line, printable, say_error, stdout_full_message)
 from droptrack.cli.arg_text import check_utf8_args
 from droptrack.cli.other_options import other_commands_option
 from droptrack.cli.stdout_room import stdout_full_line, whole_stdout_writes
@@ -345,17 +345,17 @@ def friendly(fn: Callable) -> Callable:
                 check_utf8_args(kwargs)   # a latin-1 file name: refused before any work (it crashed at its end)
                 return fn(*args, **kwargs)
         except DropTrackError as exc:
-            typer.echo(one_line(exc), err=True)
+            say_error(one_line(exc))
             raise typer.Exit(exc.exit_code) from None
         except IsADirectoryError as exc:   # a folder where an output file goes (OUTPUT/model.onnx/, boxes.txt.part/)
             # os.replace names the temporary file first
-            typer.echo(one_line(folder_where_a_file_goes(exc.filename2 or exc.filename)), err=True)
+            say_error(one_line(folder_where_a_file_goes(exc.filename2 or exc.filename)))
             raise typer.Exit(2) from None
         except NotADirectoryError as exc:   # a file where dt makes a folder (OUT/default/got10k_submit)
             from droptrack.paths import nearest_existing
 
             where = exc.filename2 or exc.filename
-            typer.echo(one_line(file_where_a_folder_goes(nearest_existing(where) if where else where)), err=True)
+            say_error(one_line(file_where_a_folder_goes(nearest_existing(where) if where else where)))
             raise typer.Exit(2) from None
         except OSError as exc:
             if isinstance(exc, PermissionError):
@@ -382,7 +382,7 @@ def friendly(fn: Callable) -> Callable:
                            "system allows (File name too long); pass shorter names (the sequence's, the output's)")
             else:
                 raise
-            typer.echo(one_line(msg), err=True)
+            say_error(one_line(msg))
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             if not os.environ.get("DROPTRACK_NPROC_LAUNCHER"):   # a dt train --nproc rank: its launcher says it

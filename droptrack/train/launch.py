@@ -1,6 +1,8 @@
 """`dt train --nproc N`: torchrun, whose failure report (a Python traceback and a summary table) is left out: each
-failing rank has already printed its own one-line `error: ...`, and the exit code is that rank's; a rank that
-torchrun's agent killed after another failed, before it could say so itself, is said here (`agent_stopped_lines`).
+failing rank writes its own one-line `error: ...` to a file in this launcher's folder (`errors.say_error`), which
+prints each distinct line once the ranks are gone, rank 0's first (a bad input every rank meets was said N times;
+an error one rank alone meets is still said), and the exit code is that rank's; a rank that torchrun's agent killed
+after another failed, before it could say so itself, is said here (`agent_stopped_lines`).
 
 Stopping: SIGINT or SIGTERM to `dt` is passed to the launcher process, whose torchrun agent passes it to the ranks
 and waits for them (SIGKILL after its grace period); whatever rank the agent lost track of (a signal that arrives
@@ -14,11 +16,14 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
+from droptrack.errors import RANK_ERRORS
 from droptrack.signals import held_signals, hold_again, stop_error, take_held
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -126,6 +131,32 @@ def stopped_line(signum: int, args: list[str]) -> str:
     return printable(stop_line(signum, output_arg(args)))
 
 
+def rank_errors_folder() -> str | None:
+    """A new folder for the ranks' error lines, named to them in RANK_ERRORS; None where none can be made (a full
+    disk: each rank then prints its own line)."""
+    try:
+        folder = tempfile.mkdtemp(prefix="dt-train-errors-")
+    except OSError:
+        return None
+    os.environ[RANK_ERRORS] = folder
+    return folder
+
+
+def rank_error_lines(folder: str | None) -> list[str]:
+    """The error lines the ranks wrote to `folder` (`errors.say_error`: a file per rank), rank 0's first; the folder
+    is removed."""
+    if folder is None:
+        return []
+    lines = []
+    for path in sorted((p for p in Path(folder).glob("*.txt") if p.stem.isdigit()), key=lambda p: int(p.stem)):
+        try:
+            lines += path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            pass
+    shutil.rmtree(folder, ignore_errors=True)
+    return lines
+
+
 def take_signals_in_a_thread() -> None:
     """Block the stop signals in this (main) thread, and take them in a thread that only waits: Python still runs
     their handlers (torchrun's) in the main thread, and the ranks torchrun starts from it inherit them blocked (a
@@ -151,11 +182,14 @@ def raise_stop(signum: int, _frame) -> None:
 
 def launch(nproc: int, args: list[str]) -> int:
     """Run `python -m droptrack.train ARGS` in `nproc` processes; the exit code of the first rank that failed
-    (128 + S when stopped by signal S, said in one line here once the ranks are gone)."""
+    (128 + S when stopped by signal S, said in one line here once the ranks are gone); the ranks' error lines and
+    this launcher's are said then, each distinct one once."""
     logging.disable(logging.ERROR)   # this launcher's torchrun log lines ("failed (exitcode: 2)"); not the ranks'
     os.environ.setdefault("TORCH_ELASTIC_SHUTDOWN_TIMEOUT", str(GRACE_S))   # read by torchrun (older torch: 30 s)
     os.environ[LAUNCHED_ENV] = "1"
     stopped = 0
+    folder = rank_errors_folder()
+    said: list[str] = []   # this launcher's own lines (a rank killed by a signal, or by the agent)
     try:
         # run_launcher started this process with the stop signals blocked (one sent while its interpreter started
         # aborted it with a 'Fatal Python error' traceback): one held since comes in now, as KeyboardInterrupt (SIGTERM:
@@ -171,9 +205,8 @@ def launch(nproc: int, args: list[str]) -> int:
         except ChildFailedError as exc:
             rank, failure = exc.get_first_failure()
             if failure.exitcode < 0:   # killed from outside: the rank could not say why itself
-                print(killed_rank_line(rank, failure.pid, failure.exitcode, args), file=sys.stderr, flush=True)
-            for line in agent_stopped_lines(exc.failures, rank):
-                print(line, file=sys.stderr, flush=True)
+                said.append(killed_rank_line(rank, failure.pid, failure.exitcode, args))
+            said += agent_stopped_lines(exc.failures, rank)
             return exit_code(failure.exitcode)
         except SignalException as exc:            # torchrun has stopped the ranks it knew of
             stopped = int(exc.sigval)
@@ -186,6 +219,8 @@ def launch(nproc: int, args: list[str]) -> int:
         for s in STOP_SIGNALS:                   # a second signal now would only interrupt the clean-up below
             signal.signal(s, signal.SIG_IGN)
         kill_leftover_ranks()
+        for line in dict.fromkeys([*rank_error_lines(folder), *said]):   # every rank is gone: all are written
+            print(line, file=sys.stderr, flush=True)
         if stopped:   # said once every rank is gone: the checkpoint a rank saved as it stopped is on disk
             print(stopped_line(stopped, args), file=sys.stderr, flush=True)
 
