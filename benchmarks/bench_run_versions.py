@@ -50,6 +50,8 @@ CASES = {
     "video onnx --jsonl": ("wall", "run {video} --init {init} --threads 1 --model {onnx} --jsonl {d}/out.jsonl"),
     "folder torch --output": ("wall", "run {folder} --init {init} --threads 1 --model {ckpt} --output {d}/boxes.txt"),
     "folder onnx --output": ("wall", "run {folder} --init {init} --threads 1 --model {onnx} --output {d}/boxes.txt"),
+    "start-up: video default, first frame": ("first", "run {video} --init {init} --threads 1 --jsonl - "
+                                                      "--output {d}/boxes.txt --max-frames 2"),
     "start-up: video torch, first frame": ("first", "run {video} --init {init} --threads 1 --model {ckpt} --jsonl - "
                                                     "--output {d}/boxes.txt --max-frames 2"),
     "start-up: video onnx, first frame": ("first", "run {video} --init {init} --threads 1 --model {onnx} "
