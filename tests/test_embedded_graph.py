@@ -131,3 +131,39 @@ def test_a_run_that_sends_one_crop_gets_no_note_about_a_graph_it_never_named(vid
     assert res.exit_code == 0, res.output
     assert "crops a call" not in res.output
     assert len((tmp_path / "boxes.txt").read_text().splitlines()) == 4
+
+
+RUN_AND_COUNT = """
+import sys
+from droptrack.runtime.run import RunOptions, run
+seen = set()
+def on_frame(summary):
+    seen.add(sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None)
+run(RunOptions(source=sys.argv[1], init=[sys.argv[2]], max_frames=3, threads=2), on_frame=on_frame)
+print(sorted(seen, key=str))
+"""
+
+
+def test_a_run_whose_shipped_graph_is_damaged_runs_torch_on_its_threads(tmp_path, video):
+    """A truncated shipped graph (a broken install): dt run --threads 2 falls back to the checkpoint in torch, whose
+    count its start-up left alone, planned torch-free: torch tracked on its own default (1 here, from
+    OMP_NUM_THREADS; every core on a machine without it) instead of the 2 threads asked for and journaled."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    import droptrack
+    from droptrack.model.default import DEFAULT_ORT
+
+    pkg = tmp_path / "droptrack"   # the package, its files linked, with a graph cut short
+    shutil.copytree(Path(droptrack.__file__).parent, pkg, copy_function=os.symlink,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    graph = pkg / "weights" / DEFAULT_ORT
+    head = graph.read_bytes()[:100_000]
+    graph.unlink()
+    graph.write_bytes(head)
+    init = ",".join(f"{v:g}" for v in CARPHONE_INIT)
+    out = subprocess.run([sys.executable, "-c", RUN_AND_COUNT, str(video), init], capture_output=True, text=True,
+                         timeout=300, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path), "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-1] == "[2]", out.stdout + out.stderr
