@@ -17,7 +17,7 @@ import torch
 from droptrack.artifact import sha256_file
 from droptrack.geometry import box_iou
 from droptrack.model.default import default_checkpoint, embedded_ort_file
-from droptrack.runtime.backends import _embedded_graph, embedded_graph_file
+from droptrack.runtime.backends import embedded_graph_file, open_embedded_graph
 from droptrack.runtime.build import build_tracker, needs_torch
 from droptrack.runtime.sources import open_source
 from droptrack.runtime.tracker import load_tracker
@@ -109,14 +109,14 @@ def test_torch_runs_the_checkpoint_where_the_graph_does_not_apply(monkeypatch):
 
 def test_a_graph_of_other_weights_is_not_taken(onnx_model):
     """The shipped name over another checkpoint's export (a replaced checkpoint, a stale graph): not run."""
-    assert _embedded_graph(onnx_model, threads=1) is None
+    assert open_embedded_graph(onnx_model, threads=1) is None
 
 
 @pytest.mark.parametrize("bad", [b"", b"not an onnx graph"])
 def test_a_damaged_graph_is_not_taken(tmp_path, bad):
     path = tmp_path / "droptrack_tiny_synth_ort.onnx"
     path.write_bytes(bad)
-    assert _embedded_graph(path, threads=1) is None
+    assert open_embedded_graph(path, threads=1) is None
 
 
 @pytest.mark.parametrize("option", ["--official", "--scale-search off"])
@@ -167,3 +167,15 @@ def test_a_run_whose_shipped_graph_is_damaged_runs_torch_on_its_threads(tmp_path
                          timeout=300, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path), "OMP_NUM_THREADS": "1"})
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[-1] == "[2]", out.stdout + out.stderr
+
+
+def test_dt_doctor_says_what_a_run_without_a_model_file_runs(monkeypatch):
+    from helpers import cli
+
+    res = cli("doctor")
+    line = next((ln for ln in res.output.splitlines() if "without a model file" in ln), "")
+    assert "runs the embedded model in ONNX Runtime on cpu (droptrack_tiny_synth_ort.onnx" in line, res.output
+    from droptrack.runtime.build import embedded_runs_on
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)   # as on a machine without ONNX Runtime
+    assert embedded_runs_on("cpu") == "PyTorch on cpu (its checkpoint; onnxruntime is not installed)"

@@ -211,6 +211,12 @@ def doctor(
     # before the table: a checkpoint or graph dt run refuses as bad input is one error line (exit 2) here too
     verdict = ([machine_verdict(env)] if artifact is None
                else check_artifact(artifact, env, config, trust_checkpoint))
+    if artifact is None:   # what dt run, serve and eval run without --model, here
+        from droptrack.engine.doctor import Check
+        from droptrack.runtime.build import embedded_runs_on, resolve_device
+
+        verdict.append(Check("ok", "a run without a model file (dt run, serve, eval) runs the embedded model in "
+                                   + embedded_runs_on(resolve_device(None, None))))
     table = Table(title="dt doctor", show_header=False)
     for key, value in env.items():
         if isinstance(value, dict):

@@ -27,7 +27,7 @@ def embedded_graph_file(config: str | PathLike | None, device: str, pre: str = "
     return embedded_ort_file()
 
 
-def _embedded_graph(path: Path, threads: int) -> Backend | None:
+def open_embedded_graph(path: Path, threads: int) -> Backend | None:
     """ONNX Runtime on the shipped graph, or None where it is not the shipped checkpoint's export (a checkpoint
     replaced in the install) or does not load here (an older onnxruntime): torch then runs the checkpoint."""
     from droptrack.artifact import sha256_file
@@ -67,7 +67,7 @@ def load_backend(artifact: str | PathLike | None = None, config: str | PathLike 
     if problem:
         raise InputError(f"model {problem}")
     fast = embedded_graph_file(config, device, pre) if artifact is None else None
-    backend = _embedded_graph(fast, threads) if fast is not None else None
+    backend = open_embedded_graph(fast, threads) if fast is not None else None
     if backend is not None:
         return backend
     if fast is not None and torch_threads and threads:   # planned torch-free: torch's count was left at its default

@@ -9,7 +9,7 @@ import sys
 from droptrack.artifact import artifact_format
 from droptrack.engine.base import TORCH_IO_BACKENDS, cuda_available, missing_gpu
 from droptrack.errors import BackendError, InputError
-from droptrack.runtime.backends import embedded_graph_file, load_backend, tracker_ext
+from droptrack.runtime.backends import embedded_graph_file, load_backend, open_embedded_graph, tracker_ext
 from droptrack.runtime.inputs import check_channels, check_device, check_lost_threshold
 from droptrack.runtime.track_result import LOST_THRESHOLD
 from droptrack.runtime.tracker import Tracker
@@ -45,6 +45,24 @@ def needs_torch(artifact: str | None, device: str, config: str | None = None, pr
     if artifact is None and embedded_graph_file(config, device, pre) is not None:
         return False
     return artifact_format(artifact) != "onnx" or device != "cpu"
+
+
+def embedded_runs_on(device: str) -> str:
+    """What a run without a model file runs on `device`, in words (dt doctor's line): the embedded model's shipped
+    ONNX Runtime graph where it loads and is the shipped checkpoint's, else the checkpoint in PyTorch, and why."""
+    from importlib.util import find_spec
+
+    from droptrack.model.default import embedded_ort_file
+
+    path = embedded_graph_file(None, device)
+    backend = open_embedded_graph(path, 1) if path is not None else None
+    if backend is not None:
+        backend.close()
+        return f"ONNX Runtime on cpu ({path.name}, its shipped graph; torch is not loaded)"
+    why = ("" if device != "cpu" else "; onnxruntime is not installed" if find_spec("onnxruntime") is None
+           else "; its shipped graph is missing from this install" if embedded_ort_file() is None
+           else "; its shipped graph does not load here or is not this checkpoint's")
+    return f"PyTorch on {device} (its checkpoint{why})"
 
 
 def build_tracker(artifact: str | None, config: str | None, device: str, pre: str = "auto", threads: int = 0,
