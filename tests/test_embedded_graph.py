@@ -96,7 +96,8 @@ def test_a_run_on_it_does_not_load_torch(video):
 def test_torch_runs_the_checkpoint_where_the_graph_does_not_apply(monkeypatch):
     assert embedded_graph_file(None, "cpu") is not None and not needs_torch(None, "cpu")
     # a --config over the embedded weights, the GPU, device pre-processing: the checkpoint in torch
-    assert embedded_graph_file("droptrack_tiny_synth", "cpu") is None and needs_torch(None, "cpu", "droptrack_tiny_synth")
+    name = "droptrack_tiny_synth"
+    assert embedded_graph_file(name, "cpu") is None and needs_torch(None, "cpu", name)
     assert embedded_graph_file(None, "cuda") is None and needs_torch(None, "cuda")
     assert embedded_graph_file(None, "cpu", pre="device") is None and needs_torch(None, "cpu", pre="device")
     assert load_tracker(config="droptrack_tiny_synth").backend.name == "torch"
@@ -164,7 +165,8 @@ def test_a_run_whose_shipped_graph_is_damaged_runs_torch_on_its_threads(tmp_path
     graph.write_bytes(head)
     init = ",".join(f"{v:g}" for v in CARPHONE_INIT)
     out = subprocess.run([sys.executable, "-c", RUN_AND_COUNT, str(video), init], capture_output=True, text=True,
-                         timeout=300, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path), "OMP_NUM_THREADS": "1"})
+                         timeout=300, cwd=tmp_path,
+                         env={**os.environ, "PYTHONPATH": str(tmp_path), "OMP_NUM_THREADS": "1"})
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[-1] == "[2]", out.stdout + out.stderr
 
