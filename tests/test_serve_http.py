@@ -252,3 +252,27 @@ def test_a_misspelt_field_or_websocket_path_is_named_not_ignored(session):
             "detail": "no WebSocket at /ws/recods; the WebSockets are /ws/video and /ws/records"}
         with connect(f"ws://127.0.0.1:{port}/ws/video", open_timeout=30) as ws:   # the known ones still open
             assert ws.recv(timeout=30)[:2] == b"\xff\xd8"
+
+
+def test_a_body_sent_where_none_is_taken_is_refused_naming_its_fields(session):
+    """POST /pause {"paused": false} paused: the operations without a body (pause, resume, remove a target) ignored
+    whatever was sent, so a client that thought it unpaused, or removed a target 'by label', got the opposite
+    without a word. A body there is now a 422 naming its fields and that the operation takes none; nothing is
+    done. No body, {} or null (what some clients send by default) are taken as before."""
+    client = TestClient(create_app(session), base_url="http://127.0.0.1")
+    schema = client.get("/openapi.json").json()["paths"]
+    for method, path, route, body, detail in (
+            ("POST", "/pause", "/pause", {"paused": False}, "paused: unknown field; POST /pause takes no body"),
+            ("POST", "/resume", "/resume", {"a": 1, "b\n": 2}, "a, b\\n: unknown field; POST /resume takes no body"),
+            ("DELETE", "/targets/0", "/targets/{target_id}", {"lable": "x"},
+             "lable: unknown field; DELETE /targets/0 takes no body"),
+            ("POST", "/pause", "/pause", [1], "POST /pause takes no body (send none)")):
+        r = client.request(method, path, json=body)
+        assert r.status_code == 422 and r.json()["detail"].startswith(detail), r.text
+        assert "422" in schema[route][method.lower()]["responses"], (method, route)
+    r = client.post("/pause", content=b"paused=false", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 422 and r.json()["detail"] == "POST /pause takes no body (send none)", r.text
+    assert client.get("/stats").json()["state"] != "paused"   # none of them paused
+    for body in (None, {}, "null"):
+        r = client.post("/pause", json=body) if body != "null" else client.post("/pause", content=b" null ")
+        assert r.json() == {"state": "paused"}, (body, r.text)

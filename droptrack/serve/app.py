@@ -24,7 +24,7 @@ from droptrack.serve.backoff import client_key
 from droptrack.serve.docs import reference_page
 from droptrack.serve.options import CommandError
 from droptrack.serve.session import Session
-from droptrack.serve.unknown import known_websockets, shown, unknown_field
+from droptrack.serve.unknown import known_websockets, NO_BODY, shown, unknown_field
 
 RECORD_QUEUE = 1000      # records buffered per /ws/records client before the oldest are dropped
 POLL_S = 0.01            # how often a viewer looks for a newer frame
@@ -72,6 +72,7 @@ class ApiError(BaseModel):
 ENDED = "the source ended (restart dt serve to track again)"
 SLOW = "the tracking thread did not answer in time; nothing was changed"
 BAD_BOX = "a malformed body (naming the field), or a box outside the frame, empty or not finite"
+SENT = "a body (this operation takes none; its fields are named)"
 
 
 def errors(described: dict[int, str]) -> dict:
@@ -301,18 +302,18 @@ def create_app(session: Session, token: str | None = None, loopback_only: bool =
         """Re-select a target: new template from this box on the current frame; the id stays."""
         return await command(session.reselect_target, target_id, box.values())
 
-    @api.delete("/targets/{target_id}", responses=errors({404: "no target with this id", 409: ENDED,
-                                                          422: "an id that is not an integer", 503: SLOW}))
+    @api.delete("/targets/{target_id}", dependencies=NO_BODY, responses=errors({
+        404: "no target with this id", 409: ENDED, 422: f"an id that is not an integer, or {SENT}", 503: SLOW}))
     async def remove_target(target_id: int) -> dict:
         """Stop tracking a target (404 if there is none with this id)."""
         return await command(session.remove_target, target_id)
 
-    @api.post("/pause", responses=errors({409: ENDED, 503: SLOW}))
+    @api.post("/pause", dependencies=NO_BODY, responses=errors({409: ENDED, 422: SENT, 503: SLOW}))
     async def pause() -> dict:
         """Hold the current frame (targets can still be drawn on it)."""
         return await command(session.set_paused, True)
 
-    @api.post("/resume", responses=errors({409: ENDED, 503: SLOW}))
+    @api.post("/resume", dependencies=NO_BODY, responses=errors({409: ENDED, 422: SENT, 503: SLOW}))
     async def resume() -> dict:
         """Continue tracking."""
         return await command(session.set_paused, False)

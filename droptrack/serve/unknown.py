@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Iterable
+
+from fastapi import Depends, Request
+from starlette.exceptions import HTTPException
 
 from droptrack.serve.auth import refuse
 
@@ -18,6 +22,26 @@ def shown(name: str) -> str:
 def unknown_field(fields: Iterable[str]) -> str:
     """Why a body's field was refused, naming the fields it may have (a misspelt 'hieght' was silently ignored)."""
     return "unknown field; the fields are " + ", ".join(fields)
+
+
+async def no_body(request: Request) -> None:
+    """Refuse a body sent to an operation that takes none (pause, resume, remove a target) with 422 naming its fields:
+    POST /pause {"paused": false} paused, its field ignored. No body, whitespace, {} or null pass."""
+    raw = (await request.body()).strip()
+    try:
+        sent = json.loads(raw) if raw else None
+    except (ValueError, RecursionError):   # not JSON (form data, text): a body all the same
+        sent = raw
+    if sent is None or sent == {}:
+        return
+    where = f"{request.method} {shown(request.url.path)} takes no body (send none)"
+    if not isinstance(sent, dict):
+        raise HTTPException(422, where)
+    fields = ", ".join(shown(k) for k in list(sent)[:5]) + (", ..." if len(sent) > 5 else "")
+    raise HTTPException(422, f"{fields}: unknown field; {where}")
+
+
+NO_BODY = [Depends(no_body)]   # the `dependencies` of the operations without a body
 
 
 def known_websockets(app, paths: Iterable[str]):
