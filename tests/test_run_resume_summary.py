@@ -50,3 +50,27 @@ def test_resumed_summary_names_the_files_frame_number_after_start(tiny_ckpt, tmp
     records = [json.loads(ln) for ln in (tmp_path / "b.jsonl").read_text().splitlines()]
     assert records[20]["frame"] == 45   # the first frame this run wrote
     assert summary_line(second).startswith("35 frames (15 tracked after resuming at frame 45)"), summary_line(second)
+
+
+def test_resumed_summary_does_not_count_its_undecodable_frames_as_tracked(tiny_ckpt, tmp_path):
+    """Frames 10 and 40 of 60 are damaged; the run is stopped after 20 frames (10 among them) and resumed. The line
+    said '40 tracked after resuming at frame 20' and counted lost frames 'among those 40', though frame 40 has no
+    box: 39 were tracked, 1 could not be decoded (the killed run's frame 10 is not this run's)."""
+    (tmp_path / "clip").mkdir()
+    clip = drifting_clip(tmp_path / "clip", 60)
+    for k in (10, 40):
+        (clip / f"{k:05d}.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"broken" * 20)
+
+    def opts(**kw) -> RunOptions:   # every tracked frame is lost: scores are below 1
+        return RunOptions(source=str(clip), artifact=str(tiny_ckpt), init=[INIT], jsonl=str(tmp_path / "b.jsonl"),
+                          device="cpu", threads=1, lost_threshold=1.0, **kw)
+
+    first = run(opts(), on_frame=lambda s: os.kill(os.getpid(), signal.SIGINT) if s.frames == 20 else None)
+    assert first.interrupted and first.frames == 20
+    second = run(opts(resume=True))
+    records = [json.loads(ln) for ln in (tmp_path / "b.jsonl").read_text().splitlines()]
+    assert [r["frame"] for r in records if r.get("unreadable")] == [10, 40]
+    assert second.lost_count == 39 == second.tracked   # 60 - 20 - 1
+    line = summary_line(second)
+    assert line.startswith("60 frames (39 tracked after resuming at frame 20, 1 could not be decoded)"), line
+    assert "39 frames with a lost target among those 39;" in line, line

@@ -118,10 +118,12 @@ def summary_line(summary: RunSummary) -> str:
     speed = (f"{summary.fps:.1f} FPS, init {summary.init_ms:.1f} ms, overhead (total - infer) / infer "
              f"{100 * summary.overhead:.1f} %" if summary.tracked else
              f"init {summary.init_ms:.1f} ms, no frame tracked after the init frame (no FPS)")
-    new = summary.frames - summary.resumed   # a resumed run counts lost frames over the frames it tracked itself
+    bad = len(summary.unreadable)   # a resumed run counts lost frames over the frames it tracked itself: its
+    new = summary.frames - summary.resumed - bad   # own undecodable frames have no box (the killed run's are kept)
     at = summary.start + summary.resumed   # the file's frame number (--start N counts from N)
-    return (counted(summary.frames, "frame") + (f" ({new} tracked after resuming at frame {at})" if summary.resumed
-                                                else "")
+    return (counted(summary.frames, "frame") + (f" ({new} tracked after resuming at frame {at}"
+                                                + (f", {bad} could not be decoded" if bad else "") + ")"
+                                                if summary.resumed else "")
             + f", {counted(summary.num_targets, 'target')}, {speed}, {counted(summary.lost_count, 'frame')} with a "
             "lost target"
             + (f" among those {new}" if summary.resumed else "")
