@@ -201,3 +201,7 @@ def test_dt_eval_output_folder_instead_of_tracker_folders(tmp_path):
         analyze([res], seqs)
     with pytest.raises(InputError, match="no sequence could be scored"):                # a truly empty folder
         analyze([res / "empty"], seqs)
+    opts = ["--dataset", "otb", "--per-sequence"]   # the command again, the tracker folders in the parent's place
+    with pytest.raises(InputError, match=re.escape(f"pass those folders: dt analyze {res / 'empty'} {res / 'kcf'} "
+                                                   f"{res / 'mosse'} --dataset otb --per-sequence") + "$"):
+        analyze([res / "empty", res], seqs, options=opts)

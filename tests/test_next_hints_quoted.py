@@ -77,7 +77,8 @@ def test_engine_rebuild_command_pastes_with_a_space_in_the_path(tmp_path):
 @pytest.mark.parametrize("name", ["my runs", "r[b]\x1b[2J"])
 def test_analyze_parent_folder_hint_pastes(tmp_path, name):
     """`dt analyze RUNS` where RUNS holds tracker folders suggests passing them: quoted when a name has a space or a
-    control character."""
+    control character, and as the whole command with its options, which runs (it said `dt analyze RUNS/kcf` alone,
+    which stops at the missing --dataset)."""
     import re
 
     data = tmp_path / "set"
@@ -85,10 +86,14 @@ def test_analyze_parent_folder_hint_pastes(tmp_path, name):
     runs = tmp_path / name   # dt eval writes its tracker folder inside: my runs/kcf
     res = cli("eval", "--dataset", "synth", "--root", data, "--tracker", "kcf", "--output", runs)
     assert res.exit_code == 0, res.output
-    res = cli("analyze", runs, "--dataset", "synth", "--root", data)
+    out = tmp_path / "my report"
+    res = cli("analyze", runs, "--dataset", "synth", "--root", data, "-o", out, "--per-sequence")
     assert res.exit_code == 2
     hint = re.search(r"pass those folders: (.*)$", res.output.strip().splitlines()[-1]).group(1)
-    assert pasted(hint) == ["analyze", str(runs / "kcf")], hint
+    assert pasted(hint) == ["analyze", str(runs / "kcf"), "--dataset", "synth", "--root", str(data),
+                            "--output", str(out), "--per-sequence"], hint
+    res = cli(*pasted(hint))
+    assert res.exit_code == 0 and (out / "report.json").is_file(), res.output
 
 
 def test_words_with_control_characters_paste_back_as_themselves():

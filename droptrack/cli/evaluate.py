@@ -142,6 +142,7 @@ def analyze(
     from droptrack.eval.report import analyze_dataset
     from droptrack.eval.report_plots import analyze_stopped_line, check_analysis_folder, check_default_analysis
     from droptrack.eval.report_view import attribute_lines, report_table
+    from droptrack.eval.result_dirs import analyze_options
     from droptrack.eval.resume import LOCK
     from droptrack.imagefiles import holds_sequences
     from droptrack.signals import stop_signals
@@ -166,7 +167,9 @@ def analyze(
             report = analyze_dataset(result_dirs, dataset, root=root, split=split, output_dir=output,
                                      protocol=protocol, attributes_dir=attributes, names=names,
                                      recheck=(lambda: check_default_analysis(output, result_dirs, dataset))
-                                     if default else None)   # two at once: the later one was not refused
+                                     if default else None,   # two at once: the later one was not refused
+                                     options=analyze_options(dataset, root, split, protocol, attributes, sequences,
+                                                             None if default else output, per_sequence))
     except KeyboardInterrupt as exc:
         typer.echo(analyze_stopped_line(exc, output), err=True)
         raise typer.Exit(128 + getattr(exc, "signum", 2)) from None

@@ -48,13 +48,12 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from droptrack.errors import DropTrackError, InputError, shell_join
+from droptrack.errors import DropTrackError, InputError
 from droptrack.eval import metrics as M
-from droptrack.eval.results import find_result
+from droptrack.eval.result_dirs import check_result_dirs
 from droptrack.eval.score_files import (check_got10k_rows, check_infinite_gt_rows, check_nan_gt_rows, check_protocol,
                                        has_gt, score_sequence)
 from droptrack.eval.speed import fps_definition, tracker_fps
-from droptrack.wording import counted
 
 SCHEMA_VERSION = 1
 PROTOCOLS = ("ostrack-ope", "pytracking-ope", "got10k-toolkit", "trackingnet-devkit")
@@ -161,37 +160,6 @@ def _aggregate(protocol: str, seqs: list[Any], tag: str) -> Any:
     return M.ope_aggregate(seqs, tag, "pytracking" if protocol == "pytracking-ope" else "ostrack")
 
 
-def _check_not_a_parent(result_dir: Path, sequences: Sequence[Any], protocol: str = "") -> None:
-    """A folder of tracker folders (dt eval's --output) passed instead of the tracker folders: say which to pass.
-    Under the TrackingNet devkit, which scores a missing file as misses, a folder without any is refused too (a wrong
-    folder would otherwise score as a tracker that missed everything)."""
-    def found(folder: Path) -> bool:
-        return any(find_result(folder, q.name, getattr(q, "dataset", None)) for q in sequences)
-
-    if found(result_dir):
-        return
-    subs = sorted(p for p in result_dir.iterdir() if p.is_dir() and found(p))
-    if subs:
-        more = " ..." if len(subs) > 3 else ""
-        raise InputError(f"{result_dir} holds tracker folders ({', '.join(p.name for p in subs)}), not result files; "
-                         f"pass those folders: {shell_join(['dt', 'analyze', *subs[:3]])}{more}")
-    if protocol == "trackingnet-devkit":
-        raise InputError(f"{result_dir} holds no result file of the {counted(len(sequences), 'sequence')} (looked for "
-                         f"{sequences[0].name}.txt and the others); pass the folder holding the tracker's "
-                         "<sequence>.txt files")
-
-
-def _check_archive(path: Path) -> None:
-    """A submission zip (GOT-10k, TrackingNet) given as a result folder: say how to unpack it."""
-    import zipfile
-
-    if path.is_file() and zipfile.is_zipfile(path):
-        folder = path.with_suffix("") if path.suffix else path.with_name(f"{path.name}_files")
-        raise InputError(f"{path} is a zip archive, not a result folder; unpack it and pass the folder: "
-                         f"{shell_join(['unzip', '-d', folder, path])}, then "
-                         f"{shell_join(['dt', 'analyze', folder])} ...")
-
-
 def _names(result_dirs: Sequence[Path]) -> list[str]:
     """Display names: folder names, made unique with their parent folder or an index."""
     names = [p.name or str(p) for p in result_dirs]
@@ -261,8 +229,9 @@ def _other_frames(result_dir: Path, seq: Any, tracked: dict[str, str], prints: d
 def analyze(result_dirs: Sequence[str | Path], sequences: Sequence[Any], tag: str | None = None,
             output_dir: str | Path | None = None, names: Sequence[str] | None = None,
             protocol: str | None = None, dataset: str | None = None,
-            attributes_dir: str | Path | None = None) -> Report:
+            attributes_dir: str | Path | None = None, options: Sequence[str] | None = None) -> Report:
     """Score result folders on sequences (name, dataset, boxes, visible, cover, image_size); write to output_dir.
+    `options`: dt analyze's words after its folders (result_dirs.analyze_options), for hints that paste.
 
     tag defaults to the sequences' `.dataset` and protocol to that tag's toolkit (metrics.protocol_for_tag);
     per-attribute scores use the sequences' attribute files (droptrack.eval.attributes; LaSOT: attributes_dir).
@@ -278,12 +247,7 @@ def analyze(result_dirs: Sequence[str | Path], sequences: Sequence[Any], tag: st
     if tag == "synth":   # as dt eval: a NaN box its cover label calls in view (scored as absent under OPE)
         check_got10k_rows(list(sequences), tag)
     dirs = [Path(d) for d in result_dirs]
-    for d in dirs:
-        if not d.is_dir():
-            _check_archive(d)
-            raise InputError(f"result folder {d} {'is a file' if d.exists() else 'does not exist'}; pass the folder "
-                             "holding <sequence>.txt files")
-        _check_not_a_parent(d, sequences, protocol)
+    check_result_dirs(dirs, sequences, protocol, options)
     _check_ground_truth(sequences, dataset or tag)
     names = _distinct(list(names) if names is not None else _names(dirs))
     scored: list[dict[str, Any]] = [{} for _ in dirs]
@@ -337,12 +301,12 @@ def _add_attributes(report: Report, sequences: Sequence[Any], attributes_dir: st
 def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str | Path | None = None,
                     split: str | None = None, output_dir: str | Path | None = None, protocol: str | None = None,
                     attributes_dir: str | Path | None = None, names: Sequence[str] | None = None,
-                    recheck: Callable[[], None] | None = None) -> Report:
+                    recheck: Callable[[], None] | None = None, options: Sequence[str] | None = None) -> Report:
     """Load the dataset's sequences (`names`: only those) with droptrack.data.get_sequences, then analyze(); the
     report is written under `output_dir`'s lock file, the one dt eval and dt bench hold there (droptrack.filelock),
     so a second writer of that folder at the same time is refused in one line rather than mixing its files in;
     `recheck` runs again under that lock the caller's check of the folder (another dt analyze may have written it
-    since the check before the analysis)."""
+    since the check before the analysis); `options`: as analyze's."""
     from droptrack.data import get_sequences
     from droptrack.data.registry import (canonical, check_dataset_name, check_output_outside_datasets,
                                          check_output_outside_root, check_split)
@@ -361,7 +325,7 @@ def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str |
     check_protocol(protocol, canonical(dataset)[0], dataset.strip())   # before the sequences are read
     sequences = list(get_sequences(dataset, root=root, split=split, names=list(names) if names else None))
     report = analyze(result_dirs, sequences, protocol=protocol, dataset=dataset.strip(),
-                     attributes_dir=attributes_dir)
+                     attributes_dir=attributes_dir, options=options)
     if output_dir is not None:   # made once there is a report to write
         from droptrack.eval.resume import locked
 
