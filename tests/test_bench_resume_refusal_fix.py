@@ -18,3 +18,13 @@ def test_a_changed_setting_on_resume_names_a_fix_dt_bench_has(tiny_ckpt, tmp_pat
         line = one_line_error(cli(*args, *changed))
         assert "--name" not in line, line
         assert "pass another --output" in line and "drop --resume" in line, line
+
+
+def test_other_frames_on_resume_name_frames(tiny_ckpt, tmp_path):
+    """`--resume --frames 3` after a bench of 4 frames blamed 'another dataset root or a regenerated set' only:
+    dt bench's own --frames is named too."""
+    data = generate_synth(tmp_path / "synth", sequences=1, frames=4, seed=0, size=(96, 72), split="val")
+    args = ["bench", tiny_ckpt, "--data", data, "-o", tmp_path / "out", "--threads", "1"]
+    assert cli(*args).exit_code == 0
+    line = one_line_error(cli(*args, "--resume", "--frames", "3"))
+    assert "tracked on other frames" in line and "--frames" in line and "drop --resume" in line, line

@@ -226,6 +226,8 @@ def evaluate_row(artifact: str | None, seqs: list[Any], name: str, tag: str, opt
     except InputError as exc:   # dt eval's fix names its --name, which dt bench does not have
         text = str(exc).replace(RENAME, "pass another --output").replace("another --output or --name",
                                                                          "another --output")
+        text = text.replace("another dataset root or a regenerated set",   # dt eval's causes, and bench's own
+                            "another --data or --frames, or a regenerated set")
         if opts.resume:
             raise InputError(f"{text} (or drop --resume to start this bench over)") from None
         raise InputError(text) from None
