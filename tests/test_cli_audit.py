@@ -162,15 +162,18 @@ def test_bench_bad_reference_before_the_data(tiny_ckpt, tmp_path):
 
 def test_bench_options_without_meaning_are_refused(tiny_ckpt, tmp_path, video):
     """dt bench --tracker kcf --max-auc-drop 0.5 (or --reference, --max-divergence: OpenCV rows have no PyTorch
-    reference) and dt bench --data <folder or video> --root X ran and passed as if the option was not there."""
+    reference; --config, read by no row) and dt bench --data <folder or video> --root X ran and passed as if the
+    option was not there."""
     from droptrack.data import generate_synth
 
     data = generate_synth(tmp_path / "set", sequences=1, frames=3, seed=0, size=(96, 72), split="val")
     out = tmp_path / "b"
     for args, named in ((("--max-auc-drop", 0.5), "--max-auc-drop"), (("--reference", tiny_ckpt), "--reference"),
-                        (("--max-divergence", 0.1), "--max-divergence")):
+                        (("--max-divergence", 0.1), "--max-divergence"), (("--config", "tiny_ce_test"), "--config"),
+                        (("--trust-checkpoint",), "--trust-checkpoint")):   # --config: read by no row, ignored
         line = one_line_error(cli("bench", "--tracker", "kcf", "--data", data, *args, "-o", out))
-        assert named in line and "pass an artifact" in line
+        assert named in line and "pass an artifact" in line, line
+        assert " compare " not in line, line   # one option: 'compares'; the checkpoint ones compare nothing
     for spec in (data, video):
         line = one_line_error(cli("bench", tiny_ckpt, "--data", spec, "--root", tmp_path, "-o", out))
         assert "drop --root" in line and str(spec) in line

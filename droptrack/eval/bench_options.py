@@ -69,11 +69,16 @@ def check_options(opts: BenchOptions) -> None:
         raise InputError(f"--tracker {twice} is given twice; pass each tracker once")
     if not opts.artifacts:   # OpenCV rows have no PyTorch reference: these were silently ignored
         given = [o for o, v in (("--reference", opts.reference), ("--max-auc-drop", opts.max_auc_drop),
-                                ("--max-divergence", opts.max_divergence),
-                                ("--trust-checkpoint", opts.trust_checkpoint or None)) if v is not None]
-        if given:
-            raise InputError(f"{' and '.join(given)} compare a model with its PyTorch reference; --tracker rows "
-                             "(OpenCV) have none: pass an artifact to bench too, or drop them")
+                                ("--max-divergence", opts.max_divergence)) if v is not None]
+        read = [o for o, v in (("--config", opts.config), ("--trust-checkpoint", opts.trust_checkpoint or None))
+                if v is not None]   # --config was read by no row: the bench ran as if it was not there
+        for flags, verb, what in ((given, "compare", "a model with its PyTorch reference"),
+                                  (read, "read", "a model's checkpoint")):
+            if flags:
+                one = len(flags) == 1
+                raise InputError(f"{' and '.join(flags)} {verb + 's' if one else verb} {what}; --tracker "
+                                 "rows (OpenCV) have none: pass an artifact to bench too, or drop "
+                                 + ("it" if one else "them"))
     check_cut(opts.sequences, opts.frames)   # else refused only after every model was loaded, output folder made
     check_init(opts.init, opts.data)
     kind = data_kind(opts.data, root=opts.root)
