@@ -134,10 +134,13 @@ def summary_lines(report: Any) -> list[str]:
     lines += [f"reference: {r.artifact} (PyTorch FP32, AUC {fmt_number(r.accuracy.get('auc'), '.2f', 100)})"
               for r in report.references]
     # no ground truth: the reference at 95.24 against its own boxes read as a poor score on the clip
-    if report.data is not None and report.data.ground_truth == "reference":
+    if report.data is not None and report.data.ground_truth == "reference" and report.references:
         lines.append("no ground truth here: every row, the reference too, is scored against the reference's own "
                      "boxes, so AUC is agreement with it, not accuracy; 95.24 is the most it reaches (every frame at "
                      "IoU 1: the success curve's last threshold, 1.0, counts only overlaps above it)")
+    elif report.data is not None and report.data.ground_truth == "reference":   # --tracker rows only: no reference
+        lines.append("no ground truth here and no model to track the reference boxes: the --tracker rows are timed, "
+                     "not scored (AUC -); pass an artifact too to score them against its reference's boxes")
     procs = sorted({p for p in map(procedure, report.rows) if p})
     lines += [f"tracker: {' / '.join(procs)}"] if procs else []
     lines += report.notes
