@@ -57,3 +57,21 @@ def test_a_reference_that_fails_to_load_leaves_no_output_folder(tmp_path, damage
     line = one_line_error(cli("bench", default_checkpoint(), "--reference", ref, *extra, "-o", out))
     assert f"--reference {ref} cannot be loaded" in line, line
     assert not out.exists(), sorted(p.name for p in out.iterdir())
+
+
+@pytest.mark.parametrize("held, said", [
+    ((), "--reference {ref} is a folder, not a PyTorch checkpoint; pass the checkpoint file the artifacts come from"),
+    (("model.onnx", "last.pth", "final.pt", "notes.txt"),
+     "--reference {ref} is a folder, not a PyTorch checkpoint; it holds final.pt, last.pth: pass one of them, e.g. "
+     "{ref}/final.pt"),
+])
+def test_a_reference_folder_is_named_a_folder(tmp_path, held, said):
+    """`--reference runs/x` (the folder of a checkpoint) said 'not found' of a folder that is there."""
+    ref = tmp_path / "runs"
+    ref.mkdir()
+    for name in held:
+        (ref / name).write_bytes(b"x")
+    out = tmp_path / "OUTDIR"
+    line = one_line_error(cli("bench", default_checkpoint(), "--reference", ref, "-o", out))
+    assert line == "error: " + said.format(ref=ref), line
+    assert not out.exists()

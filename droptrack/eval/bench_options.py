@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from droptrack.errors import InputError
+from droptrack.errors import InputError, shell_quote
 from droptrack.eval.bench_data import (check_cut, check_init, check_output_outside_data, check_synth_size,
                                        data_kind)
 
@@ -211,9 +211,16 @@ def check_distinct(artifacts: list[str]) -> None:
 def check_reference_file(path: str) -> None:
     """--reference's file checks that build no model (missing, an .onnx/.engine, bytes of another kind), one line
     each: check_options runs them before the output folder is made."""
-    from droptrack.artifact import content_problem
+    from droptrack.artifact import CHECKPOINT_SUFFIXES, content_problem
     from droptrack.runtime.checks import missing_note
 
+    if Path(path).is_dir():   # it said 'not found' of a folder that is there (dt export's or dt train's output)
+        inside = sorted(p.name for p in Path(path).iterdir() if p.is_file() and not p.name.startswith(".")
+                        and p.name.lower().endswith(CHECKPOINT_SUFFIXES))
+        raise InputError(f"--reference {path} is a folder, not a PyTorch checkpoint; "
+                         + (f"it holds {', '.join(inside[:4])}{' ...' if len(inside) > 4 else ''}: pass one of "
+                            f"them, e.g. {shell_quote(Path(path) / inside[0])}"
+                            if inside else "pass the checkpoint file the artifacts come from"))
     if not Path(path).is_file():
         raise InputError(f"--reference {path} not found; pass the PyTorch checkpoint the artifacts come from"
                          f"{missing_note(path)}")
