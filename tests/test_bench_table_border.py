@@ -38,3 +38,21 @@ def test_a_wide_table_keeps_its_right_border_in_a_pipe(monkeypatch):
     assert len(lines) == 6 and len({cell_len(ln) for ln in lines}) == 1, [cell_len(ln) for ln in lines]   # ❎: 2
     assert all(ln[-1] in "┓┃┩│┘" for ln in lines), lines
     assert "model_int8_trt_calibrated_v2" in out.getvalue() and "1113.16*" in out.getvalue()
+
+
+def test_a_title_wider_than_the_table_stays_on_one_line(monkeypatch):
+    """One narrow row under a long title (dt bench --tracker kcf, a long data path): rich wrapped the title at the
+    table's width, its end ('1 s') on a line of its own."""
+    monkeypatch.setenv("COLUMNS", "80")
+    row = BenchRow("kcf", "kcf", "opencv", "-", accuracy={"auc": 0.2341})
+    name = "data/" + "a_long_folder_name/" * 12 + "synth_val_00001"
+    report = SimpleNamespace(rows=[row], data=SimpleNamespace(name=name, sequences=[1], n_frames=12,
+                                                              ground_truth="dataset"),
+                             options=SimpleNamespace(device="cpu"), machine={}, wall_s=1.0)
+    table = bench_table(report)
+    console = table_console(table)
+    console.file = out = io.StringIO()
+    console.print(table)
+    lines = out.getvalue().splitlines()
+    assert lines[0].strip().startswith("dt bench: " + name) and lines[0].rstrip().endswith("; 1 s"), lines[:3]
+    assert lines[1].startswith("┏") and len({cell_len(ln) for ln in lines[1:] if ln.strip()}) == 1, lines
