@@ -56,7 +56,7 @@ def attribute_table(ar: Any) -> Any:
     key = ar.keys[0]
     heads = trackers if len(trackers) <= 2 else [f"T{i}" for i in range(1, len(trackers) + 1)]
     tagged = counted(ar.n_with_info, "sequence")
-    table = Table(title=plain_text(f"{key.upper()} per attribute ({ar.source}; {tagged} with tags)"))
+    table = titled(Table, f"{key.upper()} per attribute ({ar.source}; {tagged} with tags)")
     table.add_column("Attribute", min_width=longest_word(ar.scores))
     number_column(table, "Seqs")
     for h in heads:   # names and tags are printed as they are, not read as rich markup ('tiny[fp16]')
@@ -76,6 +76,13 @@ def attribute_table(ar: Any) -> Any:
     return table
 
 
+def titled(table_class: Any, title: str, **kwargs: Any) -> Any:
+    """A rich Table at least as wide as its title (plain text), which rich wraps at the table's width: a narrow
+    table printed 'Largest per-sequence AUC differences: kcf vs' and 'default' on two lines."""
+    heading = plain_text(title)
+    return table_class(title=heading, min_width=heading.cell_len, **kwargs)
+
+
 def number_column(table: Any, header: Any, widest: str = "") -> None:
     """A right-aligned column at least as wide as its widest number and its header's longest word, so that a narrow
     terminal never cuts a number to '+21…' (other columns wrap first)."""
@@ -86,8 +93,8 @@ def difference_table(rows: list[dict[str, Any]], first: str, second: str, key: s
     """A rich Table of the sequences where two trackers differ most (headline score x100), largest |diff| first."""
     from rich.table import Table
 
-    table = Table(title=plain_text(f"Largest per-sequence {key.upper()} differences: {first} vs {second}"),
-                  caption=plain_text(f"Diff = {first} - {second}; largest difference either way first"))
+    table = titled(Table, f"Largest per-sequence {key.upper()} differences: {first} vs {second}",
+                   caption=plain_text(f"Diff = {first} - {second}; largest difference either way first"))
     table.add_column("Sequence", min_width=longest_word(r["sequence"] for r in rows))
     for h in (first, second):
         table.add_column(plain_text(h), justify="right")
@@ -110,7 +117,7 @@ def sequence_table(report: Any) -> Any:
     trackers = [t.name for t in report.trackers]
     scores = [t.result.per_sequence() for t in report.trackers]
     heads = trackers if len(trackers) <= 2 else [f"T{i}" for i in range(1, len(trackers) + 1)]
-    table = Table(title=plain_text(f"{key.upper()} per sequence ({counted(len(report.sequences), 'sequence')})"))
+    table = titled(Table, f"{key.upper()} per sequence ({counted(len(report.sequences), 'sequence')})")
     table.add_column("Sequence", min_width=longest_word(report.sequences))
     for h in heads:
         number_column(table, plain_text(h), "100.0")
