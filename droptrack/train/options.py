@@ -114,6 +114,7 @@ def check_options(opts: TrainOptions) -> None:
         if rule is not None and not (value is None and rule.optional):   # None: not given (the config's value)
             setattr(opts, f.name, check_value(_flag(f.name), value, replace(rule, optional=False)))   # no 'or null'
     check_counts(opts.threads, opts.workers)
+    check_unused(opts)
     if isinstance(opts.device, str):   # any case and spacing, as dt run / eval / bench / serve take it
         opts.device = opts.device.strip().lower()
     if not isinstance(opts.device, str) or not _DEVICE.match(opts.device):
@@ -141,6 +142,16 @@ def check_options(opts: TrainOptions) -> None:
             raise InputError(f"{_flag(name)} '{path}' not found; pass an existing path{embedded_hint(path)}"
                              f"{windows_note(path)}")
     check_pretrained_not_written(opts.pretrained, out)
+
+
+def check_unused(opts: TrainOptions) -> None:
+    """--val-every without --val-data and --trust-checkpoint without --pretrained are refused in one line: each was
+    accepted and did nothing (no validation ran; no file was read)."""
+    for flag, given, needs in (("--val-every", opts.val_every is not None, opts.val_data),
+                               ("--trust-checkpoint", opts.trust_checkpoint, opts.pretrained)):
+        if given and not needs:
+            other = "--val-data HELDOUT/" if flag == "--val-every" else "--pretrained FILE"
+            raise InputError(f"{flag} is only used with {other.split()[0]}; add {other} or drop {flag}")
 
 
 RUN_FILE = re.compile(r"(last|final|checkpoint_ep\d+)\.pt")   # the checkpoints dt train writes (and prunes)
