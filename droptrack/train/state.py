@@ -186,6 +186,24 @@ class OtherRunError(TrainingError):
     """A checkpoint trained with other settings than this run (refused, never skipped as unreadable)."""
 
 
+def _shown(key: str, value: Any) -> str:
+    """A setting as a refused resume names it: a switch as on / off, --max-iters not given as (none) (they read
+    'False' and 'None')."""
+    if key == "--freeze-bn":
+        return "on" if value else "off"
+    return "(none)" if value is None and key == "--max-iters" else str(value)[:60]
+
+
+def _fix(key: str, old: Any) -> tuple[str, bool] | None:
+    """The option that gives a resumed run the checkpoint's `old` value of `key` and whether it is to be dropped
+    (('--seed 42', False), ('--freeze-bn', True) where the checkpoint had it off), or None (a config key)."""
+    if key == "--freeze-bn" or (key == "--max-iters" and old is None):
+        return key, not old
+    if key in OPTION_KEYS or (key in ("--seed", "--max-iters", "--nproc", "--amp") and old is not None):
+        return f"{OPTION_KEYS.get(key, key)} {old}", False
+    return None
+
+
 def _check_same_run(path: Path, obj: dict, current: tuple[dict, dict]) -> None:
     """TrainingError naming the first setting the checkpoint was trained with that this run changes (`current`:
     this run's config and options record)."""
@@ -198,14 +216,15 @@ def _check_same_run(path: Path, obj: dict, current: tuple[dict, dict]) -> None:
     old = run_settings(obj["config"], obj["options"])
     diff = next((k for k, v in settings.items() if k in old and old[k] != v), None)
     if diff is not None:
-        was, now = str(old[diff])[:60], str(settings[diff])[:60]
+        was, now = _shown(diff, old[diff]), _shown(diff, settings[diff])
         if diff == "--data":   # the one root that differs, whole (however given: --data, DT_DATA_<NAME>, DT_DATA)
             name = next(n for n in sorted({*old[diff], *settings[diff]}) if old[diff].get(n) != settings[diff].get(n))
             was, now = (f"{name}={side[diff].get(name) or '(none)'}" for side in (old, settings))
         diffs = [k for k, v in settings.items() if k in old and old[k] != v]
-        flags = [f"{OPTION_KEYS.get(k, k)} {old[k]}" for k in diffs
-                 if k in OPTION_KEYS or (k in ("--seed", "--max-iters", "--nproc", "--amp") and old[k] is not None)]
-        here = f"here: {' '.join(flags)}; " if len(flags) == len(diffs) else ""   # all of them set by an option
+        fixes = [f for f in (_fix(k, old[k]) for k in diffs) if f is not None]
+        give, drop = (" ".join(flag for flag, dropped in fixes if dropped is d) for d in (False, True))
+        said = " and ".join(([give] if give else []) + ([f"drop {drop}"] if drop else []))
+        here = f"here: {said}; " if len(fixes) == len(diffs) else ""   # all of them set by an option
         raise OtherRunError(f"cannot resume from {path}: it was trained with {diff} {was}, this run "
                             f"has {now}; resume with the same config and options ({here}only --epochs, "
                             "workers, printing, validation and TEST settings may change) or pass another --output")
