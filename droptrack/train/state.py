@@ -78,8 +78,10 @@ def options_record(opts) -> dict:
 
 
 def prune(output: Path, keep_last: int) -> None:
-    """Keep the newest `keep_last` epoch checkpoints (0 keeps all)."""
-    ckpts = sorted(p for p in output.glob("checkpoint_ep*.pt") if _EPOCH_FILE.match(p.name))
+    """Keep the newest `keep_last` epoch checkpoints (0 keeps all), by epoch number (by name, epoch 10000's sorted
+    before epoch 9999's and was the one deleted)."""
+    ckpts = sorted((p for p in output.glob("checkpoint_ep*.pt") if _EPOCH_FILE.match(p.name)),
+                   key=lambda p: int(_EPOCH_FILE.match(p.name).group(1)))
     for old in ckpts[:-keep_last] if keep_last > 0 else []:
         old.unlink(missing_ok=True)
 
