@@ -232,6 +232,17 @@ def _check_same_run(path: Path, obj: dict, current: tuple[dict, dict]) -> None:
                             "workers, printing, validation and TEST settings may change) or pass another --output")
 
 
+def threads_note(saved: Any, now: dict) -> str | None:
+    """A warning for a CPU run resumed with another torch thread count than its checkpoint's (--threads, by default
+    the machine's cores): its float sums differ in the last bits, so it goes on, but not bit-exactly; None when they
+    match or one is not known (a GPU run, an older checkpoint)."""
+    was, has = saved.get("cpu_threads") if isinstance(saved, dict) else None, now.get("cpu_threads")
+    if was is None or has is None or was == has:
+        return None
+    return (f"warning: this run trains with {has} CPU threads and the checkpoint's with {was}: it goes on, but not "
+            f"bit-exactly as the uninterrupted run would (pass --threads {was} for that)")
+
+
 def check_epochs(path: Path, pos: Position, epochs: int, flag: str) -> None:
     """TrainingError when the checkpoint at `pos` is past the run's last epoch (`flag`: '--epochs' or the config's
     'TRAIN.EPOCH'): final.pt would hold more training than its config says."""
@@ -293,6 +304,9 @@ def resume(output: Path, model, opt, sched, scaler, iterations: int, say: Callab
         pos = Position(epoch, it, dict(obj.get("epoch_sums") or {}), pos.history)
     if epochs is not None:
         check_epochs(path, pos, *epochs)
+    note = threads_note(obj.get("options"), current[1]) if current is not None else None
+    if note is not None:
+        say(note)
     rng = obj.get("rng")
     if rng is None and "torch_rng" in obj:  # checkpoints written before per-rank states
         rng = [{"cpu": obj["torch_rng"]}]

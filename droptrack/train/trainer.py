@@ -114,8 +114,8 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
     scaler = torch.amp.GradScaler(dev.type) if amp == "fp16" else None
     ckpt_size = checkpoint_bytes(model)
     pos = Position()
-    record = {**options_record(opts), "data_roots": data_roots,
-              "world": dist.world}   # the process count: the ranks' own --nproc is 1
+    record = {**options_record(opts), "data_roots": data_roots,   # world: the process count (the ranks' --nproc is 1)
+              "world": dist.world, "cpu_threads": torch.get_num_threads() if dev.type == "cpu" else None}
     last_epoch = (cfg.TRAIN.EPOCH, "--epochs" if opts.epochs is not None else "TRAIN.EPOCH")
     found = resume(output, model, opt, sched, scaler, iterations, say, (config_to_dict(cfg), record),
                    last_epoch) if opts.resume else None
