@@ -36,7 +36,7 @@ from droptrack.train.space import checkpoint_bytes, write_failed
 from droptrack.train.state import Position, checkpoint_state, gather_rng, options_record, prune, restore_rng, resume
 from droptrack.train.stops import (StepHold, batch_cut_off, hold_agent_stop, interrupt_behind, peer_failed,
                                    peer_gone, teardown, worker_died)
-from droptrack.train.validate import val_sequences
+from droptrack.train.validate import trained_on_note, val_sequences
 
 __all__ = ["Stopped", "TrainOptions", "train"]
 
@@ -94,8 +94,9 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
         say(note)   # LaSOT's test split (and names not LaSOT's) under the root: left out as the recipe does
     if opts.val_data:
         notes: list[str] = []
-        val_sequences(opts.val_data, opts.val_sequences, notes)   # a wrong folder fails now, not after an epoch
-        for note in notes:
+        seqs = val_sequences(opts.val_data, opts.val_sequences, notes)   # a wrong folder fails now, not after an epoch
+        shared = trained_on_note(seqs, datasets, opts.val_data)   # --val-data the --data root: no held-out score
+        for note in notes + ([shared] if shared else []):
             say(note)
     torch.manual_seed(opts.seed + dist.rank)
     model = build_model(cfg, training=True)

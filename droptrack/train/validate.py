@@ -46,6 +46,31 @@ def val_sequences(val_root: str | Path, max_sequences: int = 8, note: list[str] 
     return seqs
 
 
+def _spot(seq) -> Path | None:
+    """A sequence's video, or its frames' folder, as read (None: neither)."""
+    if seq.video is not None:
+        return Path(seq.video)
+    return Path(seq.frames[0]).parent if seq.frames is not None and len(seq.frames) else None
+
+
+def trained_on_note(val: list, datasets: list[list], val_root: str | Path) -> str | None:
+    """A warning when --val-data tracks sequences the run trains on (the same folders: --val-data the --data root):
+    their AUC reads as a held-out score and is not one; None when none is shared. (Only training sequences named as
+    a validation one's folder are resolved: a large training set costs no file system calls.)"""
+    import os
+
+    at = {os.path.realpath(p): seq.name for seq in val if (p := _spot(seq)) is not None}
+    names = {Path(p).name for p in at}
+    trained = {os.path.realpath(p) for d in datasets for seq in d
+               if (p := _spot(seq)) is not None and p.name in names}
+    shared = [name for p, name in at.items() if p in trained]
+    if not shared:
+        return None
+    listed = ", ".join(shared[:3]) + (", ..." if len(shared) > 3 else "")
+    return (f"warning: --val-data '{val_root}': {len(shared)} of the {len(val)} sequence(s) it tracks are trained on "
+            f"({listed}), so its validation AUC is no held-out score; pass a folder of other sequences")
+
+
 def _check_got10k_scorable(seqs: list, val_root: str | Path) -> None:
     """InputError for a sequence that `dt eval --dataset synth` refuses (it scores the GOT-10k toolkit's report too):
     a NaN box on a frame its cover.label says is in view, whose AO would be NaN; the suggested dt eval then failed."""
