@@ -19,7 +19,7 @@ class StepHold:
     so the run can finish and save the iteration or checkpoint write in progress and then stop (`stop_if_asked`); a
     second one stops at once."""
 
-    NOTE = b"\nstopping once this iteration is done and saved; the same signal again (Ctrl-C) stops at once\n"
+    NOTE = "\nstopping once this iteration is done and saved; {again} stops at once\n"   # again: the signal's name
 
     def __init__(self) -> None:
         self.holding = False
@@ -31,7 +31,7 @@ class StepHold:
             return False
         self.pending = signum
         try:
-            os.write(2, self.NOTE)
+            os.write(2, self.NOTE.format(again=again(signum)).encode())
         except OSError:
             pass
         return True
@@ -59,6 +59,17 @@ class StepHold:
         """Raise the held signal's stop (after the caller saved its checkpoint), if one came."""
         if self.pending is not None:
             raise stop_error(self.pending)
+
+
+def again(signum: int) -> str:
+    """How a user sends `signum` once more: Ctrl-C for SIGINT, else its name (the note after a SIGTERM said
+    'the same signal again (Ctrl-C)', which sends another signal)."""
+    if signum == signal.SIGINT:
+        return "Ctrl-C again"
+    try:
+        return f"{signal.Signals(signum).name} again"
+    except ValueError:
+        return "the same signal again"
 
 
 def interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
