@@ -215,8 +215,8 @@ def doctor(
         from droptrack.engine.doctor import Check
         from droptrack.runtime.build import embedded_runs_on, resolve_device
 
-        verdict.append(Check("ok", "a run without a model file (dt run, serve, eval) runs the embedded model in "
-                                   + embedded_runs_on(resolve_device(None, None))))
+        verdict.insert(0, Check("ok", "a run without a model file (dt run, serve, eval) runs the embedded model in "
+                                      + embedded_runs_on(resolve_device(None, None))))   # the machine's verdict last
     table = Table(title="dt doctor", show_header=False)
     for key, value in env.items():
         if isinstance(value, dict):
