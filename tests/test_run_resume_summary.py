@@ -35,6 +35,14 @@ def test_resumed_summary_names_what_it_counts(tiny_ckpt, tmp_path):
     assert f"{lost_here} frames with a lost target among those {60 - done}" in line, line
 
 
+def stopped_at_20_and_resumed(opts, jsonl) -> tuple:
+    """A run of `opts()` stopped (SIGINT) after 20 frames, then `opts(resume=True)`: its summary and the records."""
+    first = run(opts(), on_frame=lambda s: os.kill(os.getpid(), signal.SIGINT) if s.frames == 20 else None)
+    assert first.interrupted and first.frames == 20
+    second = run(opts(resume=True))
+    return second, [json.loads(ln) for ln in jsonl.read_text().splitlines()]
+
+
 def test_resumed_summary_names_the_files_frame_number_after_start(tiny_ckpt, tmp_path):
     """With --start 25 the run went on at frame 25 + 20 of the file, not at 'frame 20'."""
     (tmp_path / "clip").mkdir()
@@ -44,10 +52,7 @@ def test_resumed_summary_names_the_files_frame_number_after_start(tiny_ckpt, tmp
         return RunOptions(source=str(clip), artifact=str(tiny_ckpt), init=[INIT], jsonl=str(tmp_path / "b.jsonl"),
                           device="cpu", threads=1, start=25, **kw)
 
-    first = run(opts(), on_frame=lambda s: os.kill(os.getpid(), signal.SIGINT) if s.frames == 20 else None)
-    assert first.interrupted and first.frames == 20
-    second = run(opts(resume=True))
-    records = [json.loads(ln) for ln in (tmp_path / "b.jsonl").read_text().splitlines()]
+    second, records = stopped_at_20_and_resumed(opts, tmp_path / "b.jsonl")
     assert records[20]["frame"] == 45   # the first frame this run wrote
     assert summary_line(second).startswith("35 frames (15 tracked after resuming at frame 45)"), summary_line(second)
 
@@ -65,10 +70,7 @@ def test_resumed_summary_does_not_count_its_undecodable_frames_as_tracked(tiny_c
         return RunOptions(source=str(clip), artifact=str(tiny_ckpt), init=[INIT], jsonl=str(tmp_path / "b.jsonl"),
                           device="cpu", threads=1, lost_threshold=1.0, **kw)
 
-    first = run(opts(), on_frame=lambda s: os.kill(os.getpid(), signal.SIGINT) if s.frames == 20 else None)
-    assert first.interrupted and first.frames == 20
-    second = run(opts(resume=True))
-    records = [json.loads(ln) for ln in (tmp_path / "b.jsonl").read_text().splitlines()]
+    second, records = stopped_at_20_and_resumed(opts, tmp_path / "b.jsonl")
     assert [r["frame"] for r in records if r.get("unreadable")] == [10, 40]
     assert second.lost_count == 39 == second.tracked   # 60 - 20 - 1
     line = summary_line(second)
