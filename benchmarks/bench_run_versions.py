@@ -121,11 +121,11 @@ def child(args) -> None:
     """Run dt run's library function (or dt eval's loop) once; print per-frame intervals and inference times (ms)
     as JSON."""
     import droptrack
+    from droptrack.model.default import default_checkpoint
     from droptrack.runtime.run import RunOptions, run
 
     source, model, sink = args.child.split()
-    own = Path(droptrack.__file__).parent / "weights" / "droptrack_tiny_synth.pt"   # this tree's checkpoint: torch
-    named = args.onnx if model == "onnx" else str(own)
+    named = args.onnx if model == "onnx" else str(default_checkpoint())   # this tree's checkpoint: torch
     if source == "eval":
         print(json.dumps({**eval_child(named, args.synth),
                           "package": str(Path(droptrack.__file__).parent)}))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -55,8 +54,7 @@ def write_graph(path: Path) -> None:
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".ship-") as tmp:
         subprocess.run([sys.executable, "-m", "droptrack", "export", str(path), "--ort", "-o", f"{tmp}/x"],
                        check=True)
-        shutil.copyfile(f"{tmp}/x/model_ort.onnx", f"{tmp}/graph.onnx")
-        os.replace(f"{tmp}/graph.onnx", path.parent / DEFAULT_ORT)
+        os.replace(f"{tmp}/x/model_ort.onnx", path.parent / DEFAULT_ORT)   # the same folder: one rename
     print(f"wrote {path.parent / DEFAULT_ORT}")
 
 

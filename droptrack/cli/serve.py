@@ -125,8 +125,8 @@ def _serve(stop, threads: Optional[int], options: dict, server_options: dict):
 
     n_threads = plan_threads(threads, options["artifact"]).threads   # as dt run: 1 for small models, not oversubscribed
     device = resolve_device(options["device"], options["artifact"])   # an ONNX model on the CPU: torch is not loaded
-    apply_threads(n_threads, torch_too=needs_torch(options["artifact"], device, options["config"],
-                                                             options["pre"]))
+    torch_too = needs_torch(options["artifact"], device, options["config"], options["pre"])
+    apply_threads(n_threads, torch_too=torch_too)
     opts = ServeOptions(**{**options, "device": device}, threads=n_threads)   # the session tracks on that device
     err = options["jsonl"] == "-"
     try:

@@ -49,14 +49,13 @@ def attribute_table(ar: Any) -> Any:
     """A rich Table: one row per attribute (sequence count), one headline-score column per tracker (x100), in the
     order the folders were given; with more than two trackers the columns are T1, T2, ... and the caption names
     them (full names did not fit an 80-column terminal and were cut to 'dro…')."""
-    from rich.table import Table
     from rich.text import Text
 
     trackers = list(next(iter(ar.scores.values())))
     key = ar.keys[0]
     heads = trackers if len(trackers) <= 2 else [f"T{i}" for i in range(1, len(trackers) + 1)]
     tagged = counted(ar.n_with_info, "sequence")
-    table = titled(Table, f"{key.upper()} per attribute ({ar.source}; {tagged} with tags)")
+    table = titled(f"{key.upper()} per attribute ({ar.source}; {tagged} with tags)")
     table.add_column("Attribute", min_width=longest_word(ar.scores))
     number_column(table, "Seqs")
     for h in heads:   # names and tags are printed as they are, not read as rich markup ('tiny[fp16]')
@@ -76,11 +75,13 @@ def attribute_table(ar: Any) -> Any:
     return table
 
 
-def titled(table_class: Any, title: str, **kwargs: Any) -> Any:
+def titled(title: str, **kwargs: Any) -> Any:
     """A rich Table at least as wide as its title (plain text), which rich wraps at the table's width: a narrow
-    table printed 'Largest per-sequence AUC differences: kcf vs' and 'default' on two lines."""
+    table printed 'Largest per-sequence AUC differences: kcf vs' and 'default' on two lines (dt bench's too)."""
+    from rich.table import Table
+
     heading = plain_text(title)
-    return table_class(title=heading, min_width=heading.cell_len, **kwargs)
+    return Table(title=heading, min_width=heading.cell_len, **kwargs)
 
 
 def number_column(table: Any, header: Any, widest: str = "") -> None:
@@ -91,9 +92,7 @@ def number_column(table: Any, header: Any, widest: str = "") -> None:
 
 def difference_table(rows: list[dict[str, Any]], first: str, second: str, key: str) -> Any:
     """A rich Table of the sequences where two trackers differ most (headline score x100), largest |diff| first."""
-    from rich.table import Table
-
-    table = titled(Table, f"Largest per-sequence {key.upper()} differences: {first} vs {second}",
+    table = titled(f"Largest per-sequence {key.upper()} differences: {first} vs {second}",
                    caption=plain_text(f"Diff = {first} - {second}; largest difference either way first"))
     table.add_column("Sequence", min_width=longest_word(r["sequence"] for r in rows))
     for h in (first, second):
@@ -108,7 +107,6 @@ def sequence_table(report: Any) -> Any:
     """A rich Table of every scored sequence (in the dataset's order) with each tracker's headline score (x100), as
     pytracking's print_per_sequence_results and pysot-toolkit's --show_video_level; columns as attribute_table's
     (T1, T2, ... and a key for more than two trackers, the first two's difference)."""
-    from rich.table import Table
     from rich.text import Text
 
     from droptrack.eval.attributes import headline_key
@@ -117,7 +115,7 @@ def sequence_table(report: Any) -> Any:
     trackers = [t.name for t in report.trackers]
     scores = [t.result.per_sequence() for t in report.trackers]
     heads = trackers if len(trackers) <= 2 else [f"T{i}" for i in range(1, len(trackers) + 1)]
-    table = titled(Table, f"{key.upper()} per sequence ({counted(len(report.sequences), 'sequence')})")
+    table = titled(f"{key.upper()} per sequence ({counted(len(report.sequences), 'sequence')})")
     table.add_column("Sequence", min_width=longest_word(report.sequences))
     for h in heads:
         number_column(table, plain_text(h), "100.0")

@@ -104,10 +104,9 @@ def setup_line(report: Any) -> str:
 def bench_table(report: Any) -> Any:
     """A rich Table like `yolo benchmark`'s, one row per artifact; at least as wide as its title, which rich wraps at
     the table's width (one OpenCV row's table cut '... 1 s' over two lines)."""
-    from rich.table import Table
+    from droptrack.eval.attributes_view import titled
 
-    heading = plain_text(title(report))
-    table = Table(title=heading, min_width=heading.cell_len)
+    table = titled(title(report))
     rows = [row_cells(row) for row in report.rows]
     for h in HEADERS:   # the name folds only past 24 characters (the other columns left it 5 at 160 columns)
         table.add_column(h, justify="left" if h in ("Artifact", "Format", "Precision", "Status") else "right",

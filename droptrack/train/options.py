@@ -147,11 +147,12 @@ def check_options(opts: TrainOptions) -> None:
 def check_unused(opts: TrainOptions) -> None:
     """--val-every without --val-data and --trust-checkpoint without --pretrained are refused in one line: each was
     accepted and did nothing (no validation ran; no file was read)."""
-    for flag, given, needs in (("--val-every", opts.val_every is not None, opts.val_data),
-                               ("--trust-checkpoint", opts.trust_checkpoint, opts.pretrained)):
+    for flag, given, needs, other, value in (("--val-every", opts.val_every is not None, opts.val_data,
+                                              "--val-data", "HELDOUT/"),
+                                             ("--trust-checkpoint", opts.trust_checkpoint, opts.pretrained,
+                                              "--pretrained", "FILE")):
         if given and not needs:
-            other = "--val-data HELDOUT/" if flag == "--val-every" else "--pretrained FILE"
-            raise InputError(f"{flag} is only used with {other.split()[0]}; add {other} or drop {flag}")
+            raise InputError(f"{flag} is only used with {other}; add {other} {value} or drop {flag}")
 
 
 RUN_FILE = re.compile(r"(last|final|checkpoint_ep\d+)\.pt")   # the checkpoints dt train writes (and prunes)
