@@ -38,10 +38,11 @@ class BackboneCfg:
     CE_LOC: list = field(default_factory=list)
     CE_KEEP_RATIO: list = field(default_factory=list)
     CE_TEMPLATE_RANGE: str = "ALL"
-    # droptrack extensions (None = take from TYPE): small widths for CPU models
+    # droptrack extensions (None = take from TYPE): small widths for CPU models; STEM: model/mobilenet.StemEmbed
     EMBED_DIM: int | None = None
     DEPTH: int | None = None
     NUM_HEADS: int | None = None
+    STEM: str = ""
 
 
 @dataclass
@@ -287,8 +288,7 @@ MAX_BYTES = 256 << 10   # a YAML config file; the shipped ones are under 5 KB
 def config_from_dict(data: dict, name: str = "") -> Config:
     """Build a Config from a (possibly partial) nested dict in the official schema."""
     check_size(data, name or "from the model file")
-    cfg = Config()
-    data = dict(data or {})
+    cfg, data = Config(), dict(data or {})
     data.pop("NAME", None)
     _merge(cfg, data, "")
     cfg.NAME = name

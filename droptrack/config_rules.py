@@ -156,6 +156,8 @@ RULES: dict[str, Rule] = {
     "MODEL.BACKBONE.EMBED_DIM": Rule(int, lo=1, optional=True),
     "MODEL.BACKBONE.DEPTH": Rule(int, lo=1, optional=True),
     "MODEL.BACKBONE.NUM_HEADS": Rule(int, lo=1, optional=True),
+    "MODEL.BACKBONE.STEM": _only("", "mobilenetv2", why="'' is the official patch conv, 'mobilenetv2' a frozen "
+                                 "ImageNet stem"),
     "MODEL.HEAD.TYPE": _only("CENTER"), "MODEL.HEAD.NUM_CHANNELS": Rule(int, lo=8),
     "TRAIN.LR": _POS, "TRAIN.WEIGHT_DECAY": _NONNEG, "TRAIN.EPOCH": _POS_INT, "TRAIN.LR_DROP_EPOCH": _POS_INT,
     "TRAIN.BATCH_SIZE": _POS_INT, "TRAIN.NUM_WORKER": Rule(int, lo=0),

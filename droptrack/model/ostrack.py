@@ -95,6 +95,6 @@ def build_model(cfg: Config, variant: str | None = None, training: bool = False)
         embed_dim=spec.embed_dim, depth=spec.depth, num_heads=spec.num_heads,
         drop_path_rate=cfg.TRAIN.DROP_PATH_RATE if training else 0.0,
         ce_loc=bb_cfg.CE_LOC if spec.ce else (), ce_keep_ratio=bb_cfg.CE_KEEP_RATIO if spec.ce else (),
-        temporal_embed=variant == "droptrack")
+        temporal_embed=variant == "droptrack", stem=bb_cfg.STEM)
     head = CenterPredictor(spec.embed_dim, cfg.MODEL.HEAD.NUM_CHANNELS, backbone.grid_x)
     return OSTrack(backbone, head, template_index_for(cfg, backbone.grid_z))

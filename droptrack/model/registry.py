@@ -38,6 +38,8 @@ def backbone_spec(cfg) -> BackboneSpec:
     if dim % heads:
         raise ConfigError(f"MODEL.BACKBONE.EMBED_DIM={dim} is not divisible by NUM_HEADS={heads}; pick a NUM_HEADS "
                           f"that divides it (e.g. {max(h for h in range(1, min(heads, dim) + 1) if dim % h == 0)})")
+    if bb.STEM and bb.STRIDE != 16:
+        raise ConfigError(f"MODEL.BACKBONE.STEM {bb.STEM} gives stride 16, not STRIDE {bb.STRIDE}; set STRIDE 16")
     depth = bb.DEPTH or s.depth
     if s.ce and any(i >= depth for i in bb.CE_LOC):   # the official loop skips them: CE would silently not happen
         raise ConfigError(f"MODEL.BACKBONE.CE_LOC {list(bb.CE_LOC)} names blocks the {depth}-block backbone lacks "

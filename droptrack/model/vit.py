@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from droptrack.errors import CheckpointError
+from droptrack.model.mobilenet import StemEmbed
 
 
 class DropPath(nn.Module):
@@ -180,7 +181,7 @@ class VisionTransformerCE(nn.Module):
     def __init__(self, template_size: int, search_size: int, patch_size: int = 16, embed_dim: int = 768,
                  depth: int = 12, num_heads: int = 12, mlp_ratio: float = 4.0, drop_path_rate: float = 0.0,
                  ce_loc: Sequence[int] = (), ce_keep_ratio: Sequence[float] = (), temporal_embed: bool = True,
-                 pretrain_img_size: int = 224):
+                 pretrain_img_size: int = 224, stem: str = ""):
         super().__init__()
         self.patch_size, self.embed_dim = patch_size, embed_dim
         self.grid_z, self.grid_x = template_size // patch_size, search_size // patch_size
@@ -194,7 +195,7 @@ class VisionTransformerCE(nn.Module):
             self.temporal_pos_embed_z = nn.Parameter(torch.randn(1, 1, embed_dim))
         self.pos_embed_z = nn.Parameter(torch.zeros(1, self.lens_z, embed_dim))
         self.pos_embed_x = nn.Parameter(torch.zeros(1, self.lens_x, embed_dim))
-        self.patch_embed = PatchEmbed(patch_size, embed_dim)
+        self.patch_embed = StemEmbed(embed_dim) if stem == "mobilenetv2" else PatchEmbed(patch_size, embed_dim)
         dpr = torch.linspace(0, drop_path_rate, depth).tolist()
         self.ce_loc = list(ce_loc)
         self.blocks = nn.ModuleList(Block(embed_dim, num_heads, mlp_ratio, dpr[i], r)
