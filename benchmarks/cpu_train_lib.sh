@@ -6,7 +6,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 # shellcheck disable=SC2034  # W and the rest are for the scripts that source this file
 W="${1:?give a work folder}"; STEP="${CPU_TRAIN_STEP:-all}"
-PY="${PYTHON:-python3}"; REPO="$PWD"
+PY="${PYTHON:-python3}"; REPO="$PWD"; THREADS="${CPU_TRAIN_THREADS:-1}"   # torch threads of each cpu_train
 export OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1 MPLBACKEND=Agg PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
 # want STEP: whether this run does that step
 want() { [ "$STEP" = all ] || [ "$STEP" = "$1" ]; }
@@ -16,7 +16,8 @@ want() { [ "$STEP" = all ] || [ "$STEP" = "$1" ]; }
 cpu_train() {
     local resume=() more=(); [ -f "$3/last.pt" ] && resume=(--resume)
     local extra; for extra in "${@:7}"; do more+=(--data "$extra"); done
-    "$PY" -m droptrack train --config "$1" --pretrained "$2" --output "$3" --data "$4" --workers 1 --threads 1 \
+    OMP_NUM_THREADS="$THREADS" "$PY" -m droptrack train --config "$1" --pretrained "$2" --output "$3" --data "$4" \
+        --workers 1 --threads "$THREADS" \
         --device cpu --seed "$5" --save-every 1 --keep-last 0 ${resume[@]+"${resume[@]}"} ${more[@]+"${more[@]}"} \
         > "$6" 2>&1
     echo "training ended (exit $?): $(ls "$3" | tr '\n' ' ')"

@@ -3,7 +3,8 @@
 # conv (MODEL.BACKBONE.STEM mobilenetv2; droptrack/model/mobilenet.py), at 4 blocks (34a: the packaged model's blocks
 # 0, 1, 2, 7) and 5 blocks (34b: 0, 1, 2, 6, 7), each started by benchmarks/stem_model.py (the stem's projection
 # fitted to the packaged patch conv's tokens on 400 crops of the training frames) and trained 10 epochs on version
-# 13's data, one core each, side by side, seed 341.
+# 13's data, seed 341. Side by side on one core each they run at 0.5 it/s (160 minutes); version 34 ran 34a alone
+# on 2 threads (1.1 it/s, 76 minutes): CPU_TRAIN_RUNS=v34a CPU_TRAIN_THREADS=2 bash benchmarks/cpu_train_v34.sh WORK
 #
 #   bash benchmarks/cpu_train_v34.sh WORK            # version 13's data step if WORK lacks it, the starts, both runs
 #   CPU_TRAIN_STEP=train bash benchmarks/cpu_train_v34.sh WORK   # training only; resumes interrupted runs
@@ -25,7 +26,8 @@ if want data; then
     done
 fi
 if want train; then
-    cpu_train v34a.yaml start_v34a.pt ft34a merged 341 train34a.log &
-    cpu_train v34b.yaml start_v34b.pt ft34b merged 341 train34b.log &
+    for run in ${CPU_TRAIN_RUNS:-v34a v34b}; do
+        cpu_train "$run.yaml" "start_$run.pt" "ft${run#v}" merged 341 "train${run#v}.log" &
+    done
     wait
 fi
