@@ -85,14 +85,15 @@ def _check_identity(path: Path, recorded: dict, ident: dict) -> None:
         ident = {**ident, "model": {k: v for k, v in ident["model"].items() if k != "external_data"}}
     recorded, ident = {"start": 0, **recorded}, {"start": 0, **ident}   # --start is recorded when not 0
     then_compute, now_compute = recorded.get("compute"), ident.get("compute")
-    if isinstance(then_compute, dict) and isinstance(now_compute, dict) and "threads" not in then_compute:
-        ident["compute"] = {k: v for k, v in now_compute.items() if k != "threads"}   # not recorded by an earlier one
+    if isinstance(then_compute, dict) and isinstance(now_compute, dict):   # not recorded by an earlier one
+        ident["compute"] = {k: v for k, v in now_compute.items() if k not in ("threads", "engine") or k in then_compute}
     differ = [k for k in ident if _by_content(k, recorded.get(k)) != _by_content(k, ident[k])
               and (k != "compute" or "compute" in recorded)]
     if "outputs" in differ or "streams" in differ:   # (an earlier droptrack's journal did not record `compute`)
         _check_target_count(path, recorded, ident)   # another number of --init boxes: other NAME_<k> outputs
         raise InputError(_outputs_differ(path, recorded))
     if differ == ["compute"] and isinstance(recorded["compute"], dict):
+        _check_engine(recorded["compute"], ident["compute"])
         counts = [c.get("threads") for c in (recorded["compute"], ident["compute"])]
         threads = None not in counts and counts[0] != counts[1]   # named when both ran on the CPU, with other counts
         then, now = (f"--device {c.get('device')} --pre {c.get('pre')}" + (
@@ -121,6 +122,28 @@ def _check_identity(path: Path, recorded: dict, ident: dict) -> None:
         raise InputError(f"--resume: {what} {verb} from the killed run's "
                          f"({path}{': it ran with ' + was if was else ''}); run its command again with --resume, or "
                          f"{START_OVER}")
+
+
+ENGINES = {"onnxruntime": "ONNX Runtime", "torch": "PyTorch", "tensorrt": "TensorRT"}
+
+
+def _check_engine(then: dict, now: dict) -> None:
+    """The one-line error for a --resume whose model runs in another engine than the killed run's (the built-in
+    model: the shipped ONNX Runtime graph, or its checkpoint in PyTorch where onnxruntime is missing or a --model
+    path names the checkpoint): the same weights give boxes that differ in the last bits."""
+    engines = [c.get("engine") for c in (then, now)]
+    if None in engines or engines[0] == engines[1]:
+        return
+    then_name, now_name = (ENGINES.get(str(e), str(e)) for e in engines)
+    if engines[0] == "torch":
+        from droptrack.model.default import default_checkpoint
+
+        fix = f"resume with PyTorch as the killed run did (--model {default_checkpoint()} for the built-in model)"
+    else:
+        fix = (f"resume with {then_name} as the killed run did (the built-in model takes it with onnxruntime "
+               "installed, no --model and no --config; `dt doctor` says what it takes here)")
+    raise InputError(f"--resume: the killed run tracked with {then_name}, this one with {now_name}: their boxes "
+                     f"differ in the last bits and would mix in one file; {fix}, or {START_OVER}")
 
 
 def _ext_options(then: dict, now: dict) -> tuple[str, str]:

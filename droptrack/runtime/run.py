@@ -248,7 +248,8 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
                                 "--save": [opts.save] if opts.save else []})
         resumable = bool(outputs) and not getattr(src, "live", False) and not opts.loop   # a file source: journaled
         compute = {"device": "cuda:0" if device == "cuda" else device, "pre": pre_used(tracker),
-                   **({"threads": threads} if device == "cpu" else {})}   # CPU boxes differ in the last bits too
+                   **({"threads": threads} if device == "cpu" else {}),   # CPU boxes differ in the last bits too
+                   "engine": tracker.backend.name}   # the built-in model: ONNX Runtime's graph or torch's checkpoint
         ident = resume.identity(opts, boxes, tracker, outputs, compute) if resumable or opts.resume else {}   # hashes
         point, retracked, earlier_bad = None, 0, []
         if opts.resume:   # a journal an earlier droptrack wrote is checked as it was written
