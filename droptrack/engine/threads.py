@@ -125,6 +125,21 @@ def restore_threads(old: tuple[int | None, int]) -> None:
     cv2.setNumThreads(old[1])
 
 
+def apply_late_torch(n: int, old: tuple[int | None, int] | None) -> tuple[int | None, int] | None:
+    """Set torch's count to `n` where a model load imported torch after `apply_threads` left it alone (`old`, what
+    that returned, has no torch count; None: the caller restores nothing): the embedded model's torch fallback, where
+    its shipped ONNX Runtime graph does not load. Returns what `restore_threads` takes to put torch's count back to
+    its default (None: nothing set), so a library caller's process keeps its counts."""
+    torch = sys.modules.get("torch")
+    if not n or torch is None or (old is not None and old[0] is not None):
+        return None
+    import cv2
+
+    before = (torch.get_num_threads(), cv2.getNumThreads())
+    torch.set_num_threads(n)
+    return before
+
+
 def oversubscription(workers: int = 1, env: dict | None = None, usable: int | None = None) -> str | None:
     """A warning when OMP_NUM_THREADS x workers (or the workers alone) exceed the usable cores; None when fine."""
     usable = usable or usable_cores()

@@ -121,5 +121,5 @@ def load(spec: TrackerSpec) -> Any:
     from droptrack.runtime.tracker import Tracker, load_backend, tracker_ext
 
     backend = load_backend(spec.artifact, spec.config, spec.device, spec.threads or 0, trust=spec.trust,
-                           checked=spec.checked, torch_threads=True)
+                           checked=spec.checked)
     return Tracker(backend, tracker_ext(backend, spec.ext))

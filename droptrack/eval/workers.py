@@ -17,7 +17,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from droptrack.engine.threads import apply_threads, restore_threads
+from droptrack.engine.threads import apply_late_torch, apply_threads, restore_threads
 from droptrack.errors import DropTrackError
 from droptrack.eval.tracking import (PROGRESS_PERIOD_S, ProgressFn, TrackedSequence, TrackerSpec, WorkerDied,
                                      WorkerInitError, load, track_sequence)
@@ -37,10 +37,13 @@ def _worker_main(spec: TrackerSpec, conn: Any) -> None:
     _exit_with_parent()
     warnings.showwarning = functools.partial(one_line_warning, warnings.showwarning)   # as the parent shows ours
     try:
+        old = None
         if spec.threads:
             os.environ["OMP_NUM_THREADS"] = str(spec.threads)   # read by ONNX Runtime / OpenMP at load
-            apply_threads(spec.threads, torch_too=spec.needs_torch())
+            old = apply_threads(spec.threads, torch_too=spec.needs_torch())
         tracker = load(spec)
+        if old is not None:   # the embedded graph's torch fallback imported torch: its count too
+            apply_late_torch(spec.threads, old)
     except Exception as exc:  # noqa: BLE001 - the parent raises it
         _send(conn, "error", WorkerInitError(str(exc)) if isinstance(exc, DropTrackError) else RuntimeError(
             f"a worker failed to load the tracker: {type(exc).__name__}: {exc}"))
@@ -131,6 +134,7 @@ class LoadedTrackers:
         self.spec, self.workers, self.count, self.wrap = spec, workers, count, wrap
         self._tracker: Any = None
         self._old_threads: Any = None
+        self._late_threads: Any = None   # torch's count, where the load imported torch after _old_threads
         self._ctx: Any = None
         self._procs: list[_Worker] = []
         self._idle_deaths = 0   # workers that died holding no sequence: replaced at most once per worker
@@ -141,6 +145,8 @@ class LoadedTrackers:
                 self._old_threads = (apply_threads(self.spec.threads, torch_too=self.spec.needs_torch())
                                      if self.spec.threads else None)
                 self._tracker = load(self.spec)
+                if self._old_threads is not None:   # the embedded graph's torch fallback: restored in __exit__
+                    self._late_threads = apply_late_torch(self.spec.threads, self._old_threads)
                 if self.wrap is not None:
                     self._tracker = self.wrap(self._tracker)
             else:
@@ -231,6 +237,9 @@ class LoadedTrackers:
 
     def __exit__(self, exc_type: Any, *exc: Any) -> None:
         """Restore thread counts; end the workers (terminated after an error or Ctrl-C)."""
+        if self._late_threads is not None:
+            restore_threads(self._late_threads)
+            self._late_threads = None
         if self._old_threads is not None:
             restore_threads(self._old_threads)
             self._old_threads = None

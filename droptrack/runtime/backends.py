@@ -45,17 +45,16 @@ def open_embedded_graph(path: Path, threads: int) -> Backend | None:
 
 
 def load_backend(artifact: str | PathLike | None = None, config: str | PathLike | None = None, device: str = "cpu",
-                 threads: int = 0, trust: bool = False, checked: object | None = None, pre: str = "auto",
-                 torch_threads: bool = False) -> Backend:
+                 threads: int = 0, trust: bool = False, checked: object | None = None, pre: str = "auto") -> Backend:
     """Backend chosen by the artifact's suffix: checkpoint -> torch, .onnx -> onnxruntime, .engine -> tensorrt.
 
     `threads`: ONNX Runtime intra-op threads (0 = ORT's default); torch's count is process-wide (`apply_threads`).
     `trust` reads a legacy pickle's foreign objects as inert records (`--trust-checkpoint`); see model.checkpoint.read_file.
     `checked`: the caller's `onnx_files.check_graph` of an .onnx artifact (not parsed again while unchanged).
     None: the embedded model, on the CPU its shipped ONNX Runtime graph (`embedded_graph_file`; `pre`: where the
-    tracker pre-processes, 'device' takes torch), else its checkpoint in torch. `torch_threads`: the caller set
-    torch's count as `build.needs_torch` foresaw (dt run, serve, eval); where the graph is not taken after all (a
-    damaged or replaced file), torch's process-wide count is set to `threads` here (it ran on its default).
+    tracker pre-processes, 'device' takes torch), else its checkpoint in torch. No process-wide count is set here:
+    where the graph is not taken after all (a damaged or replaced file), dt run, serve and eval set torch's after the
+    load (`engine.threads.apply_late_torch`), and restore it.
     """
     check_path(artifact, "artifact", "None: the embedded model")
     check_path(config, "config", "a config name or YAML file; None: the checkpoint's own")
@@ -70,10 +69,6 @@ def load_backend(artifact: str | PathLike | None = None, config: str | PathLike 
     backend = open_embedded_graph(fast, threads) if fast is not None else None
     if backend is not None:
         return backend
-    if fast is not None and torch_threads and threads:   # planned torch-free: torch's count was left at its default
-        from droptrack.engine.threads import apply_threads
-
-        apply_threads(threads)
     if kind == "onnx":
         from droptrack.engine.onnxruntime_backend import OrtBackend
 

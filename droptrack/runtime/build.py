@@ -72,7 +72,8 @@ def build_tracker(artifact: str | None, config: str | None, device: str, pre: st
 
     `threads`: ONNX Runtime intra-op threads (0 = ORT's default); plan them with `engine.threads.plan_threads`
     and set torch/OpenCV with `apply_threads` first, torch's where `needs_torch` (the embedded graph's torch
-    fallback, a damaged or replaced graph, gets them here). `trust`: `--trust-checkpoint` (legacy pickles). `ext`:
+    fallback, a damaged or replaced graph, imports torch here: `apply_late_torch` sets it after; no process-wide
+    count is changed here). `trust`: `--trust-checkpoint` (legacy pickles). `ext`:
     tracker-extension overrides of the artifact's TEST keys (`runtime.extensions`; `check_options` checks them
     before any work starts). `channels`: 'bgr' for callers passing OpenCV's BGR frames. `lost_threshold`: as
     `load_tracker`'s (results scored under it carry lost=True). `init_checks`: dt run's checks of init boxes, as
@@ -87,7 +88,7 @@ def build_tracker(artifact: str | None, config: str | None, device: str, pre: st
     if artifact_format(artifact) == "engine" and not device.startswith("cuda"):
         raise InputError("TensorRT engines run on CUDA only; pass --device cuda or use the .onnx/.pt model")
     try:
-        backend = load_backend(artifact, config, device, threads, trust=trust, pre=pre, torch_threads=True)
+        backend = load_backend(artifact, config, device, threads, trust=trust, pre=pre)
     except ModuleNotFoundError as exc:
         what = {"tensorrt": "TensorRT (pip install tensorrt, or JetPack's python3-libnvinfer)",
                 "onnxruntime": "ONNX Runtime (pip install onnxruntime or onnxruntime-gpu)"}

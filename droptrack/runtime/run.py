@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from droptrack import filelock
-from droptrack.engine.threads import apply_threads, plan_threads, restore_threads
+from droptrack.engine.threads import apply_late_torch, apply_threads, plan_threads, restore_threads
 from droptrack.errors import (CornerBoxWarning, DropTrackError, EdgeBoxWarning, FlatTargetWarning, InputError,
                               OffTargetGraphWarning, OutputFull, SourceError)
 from droptrack.geometry import check_box_size, parse_box, sample_target, validate_init_box
@@ -218,10 +218,14 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
     device = resolve_device(opts.device, opts.artifact)
     with ExitStack() as stack:
         torch_too = needs_torch(opts.artifact, device, opts.config, opts.pre)
-        stack.callback(restore_threads, apply_threads(threads, torch_too=torch_too))
+        old_threads = apply_threads(threads, torch_too=torch_too)
+        stack.callback(restore_threads, old_threads)
         src = stack.enter_context(readers.opened_in_thread(lambda: _open_source(opts, policy)))
         tracker = build_tracker(opts.artifact, opts.config, device, opts.pre, threads, trust=opts.trust_checkpoint,
                                 ext=opts.ext, options=True)
+        late = apply_late_torch(threads, old_threads)   # the embedded graph's torch fallback: restored at the end
+        if late is not None:
+            stack.callback(restore_threads, late)
         if getattr(src, "live", False):   # live: the newest frame (stale ones skipped), or all in order (--every-frame)
             frames = (readers.queued if opts.every_frame else readers.newest)(src, stopped=lambda: stop.is_set)
         else:

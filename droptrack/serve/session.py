@@ -14,6 +14,7 @@ import threading
 import time
 from typing import Callable
 
+from droptrack.engine.threads import apply_late_torch
 from droptrack.errors import DropTrackError, InputError, OutputFull, SourceError
 from droptrack.paths import masked
 from droptrack.runtime import readers, sources
@@ -48,6 +49,7 @@ class Session:
         self.device = resolve_device(opts.device, opts.artifact)
         self.tracker = build_tracker(opts.artifact, opts.config, self.device, opts.pre, opts.threads,
                                      trust=opts.trust_checkpoint, ext=opts.ext, options=True)
+        apply_late_torch(opts.threads, None)   # the embedded graph's torch fallback; dt serve keeps its counts
         self._commands = Mailbox()
         self.command_timeout = COMMAND_TIMEOUT_S   # a command not applied by then is dropped and answers 503
         self._lock, self._io = threading.Lock(), threading.Lock()   # _io guards _reading / _taken_over
