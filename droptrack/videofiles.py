@@ -22,6 +22,9 @@ DAMAGED_RUN = 50        # failed reads in a row that end a video file (fewer, th
 # top-level boxes an MP4/MOV file may start with (ISO/IEC 14496-12, QuickTime): how a cut-off one is recognised
 MP4_FIRST_BOXES = {b"ftyp", b"wide", b"free", b"skip", b"mdat", b"moov", b"pnot", b"uuid", b"styp"}
 MAX_BOXES = 10_000      # top-level boxes walked before giving up (a real file has a handful)
+# no frame count in the header: OpenCV's is duration x rate, off by one or so, the duration from time 0 (not from a
+# later first frame: `frames_before_start`)
+ESTIMATED_COUNT = (".mkv", ".webm")
 
 
 class RotationWarning(UserWarning):
@@ -76,6 +79,36 @@ def apply_rotation(cap: Any, name: str) -> bool:
                       "picture; rotate the file with `ffmpeg -i IN -c:v libx264 OUT.mp4` (ffmpeg applies the "
                       "rotation)", RotationWarning, stacklevel=2)
     return applied
+
+
+def stream_start_s(path: str | Path) -> float:
+    """Seconds from time 0 to a video file's first frame (a stream cut from a longer recording, `ffmpeg
+    -output_ts_offset`), from its first two frames' PTS (in units OpenCV chooses) and media times; 0.0 where unknown."""
+    import cv2
+
+    cap, marks = cv2.VideoCapture(str(path)), []
+    try:
+        while len(marks) < 2 and cap.read()[0]:
+            marks.append((cap.get(cv2.CAP_PROP_PTS), cap.get(cv2.CAP_PROP_POS_MSEC) / 1000))
+    finally:
+        cap.release()
+    if len(marks) < 2 or not all(math.isfinite(v) for mark in marks for v in mark):
+        return 0.0
+    (pts0, s0), (pts1, s1) = marks
+    if not (pts1 > pts0 and s1 > s0):
+        return 0.0
+    return max(0.0, pts0 * (s1 - s0) / (pts1 - pts0) - s0)
+
+
+def frames_before_start(path: str | Path, fps: float | None, header: int) -> int:
+    """How many of a Matroska/WebM file's `header` count (OpenCV's duration x rate, the duration from time 0) fall
+    before its first frame (a nonzero start offset): none are stored, so that many fewer is no sign of a cut; 0 for
+    other containers (their header counts the frames) and where the offset is unknown."""
+    if Path(str(path)).suffix.lower() not in ESTIMATED_COUNT or not (fps and math.isfinite(fps) and fps > 0) \
+            or not Path(path).is_file():
+        return 0
+    lead = round(stream_start_s(path) * fps)
+    return lead if 0 < lead < header else 0
 
 
 def frames_lost(fps: float | None, before: float | None, now: float, failed: int, step: float | None = None) -> int:

@@ -23,7 +23,7 @@ from droptrack.data.sequence import Sequence, list_images, pad_boxes, select, un
 from droptrack.errors import CornerBoxFileWarning, DatasetError, PartialDatasetWarning, shell_quote
 from droptrack.imagefiles import frame_images, frames_problem, is_image_file, listed_images, numeric_key
 from droptrack.textfiles import read_table
-from droptrack.videofiles import (DAMAGED_RUN, VIDEO_EXTS, ShortVideoWarning, fewer_frames_stored,
+from droptrack.videofiles import (DAMAGED_RUN, VIDEO_EXTS, ShortVideoWarning, fewer_frames_stored, frames_before_start,
                                   no_frame_reason, plausible_frame_count, text_drawn_as_video)
 
 _GT_NAMES = ("groundtruth.txt", "groundtruth_rect.txt")
@@ -261,6 +261,8 @@ def _frame_count(path: Path) -> int:
             raise DatasetError(f"{path} opened but {no_frame_reason(cap)}")
     finally:
         cap.release()
+    if header is not None and n < header:
+        header -= frames_before_start(path, fps, header)   # an MKV's count from time 0 where it starts later
     if header is not None and n < header:
         stored = fewer_frames_stored(str(path), n, header, fps, last_s)
         warnings.warn((stored or f"{path} decodes only {n} of the {header} frames its header announces (truncated or "

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from droptrack.runtime.loop import RunSummary
 from droptrack.runtime.videosink import video_rate
-from droptrack.videofiles import fewer_frames_stored
+from droptrack.videofiles import ESTIMATED_COUNT, fewer_frames_stored
 from droptrack.wording import counted
 
 
@@ -25,9 +25,6 @@ def ground_truth_note(source: str, output: str | None) -> str | None:
         return None
     return (f"{out} is where dt eval and dt bench read {src.name}'s ground truth: they will score trackers against "
             "these boxes; name it otherwise if they are not ground truth")
-
-
-ESTIMATED_COUNT = (".mkv", ".webm")   # no frame count in the header: OpenCV's is duration x rate, off by one or so
 
 
 def ended_early_note(summary: RunSummary, source: str | None = None) -> str | None:

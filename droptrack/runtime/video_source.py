@@ -10,7 +10,8 @@ from droptrack.paths import check_readable
 from droptrack.runtime.capture import CaptureSource
 from droptrack.runtime.seek import known_end, land_on, SEEK_FROM
 from droptrack.runtime.source_base import Source
-from droptrack.videofiles import apply_rotation, pixel_aspect_note, text_drawn_as_video, unopened_reason
+from droptrack.videofiles import (apply_rotation, frames_before_start, pixel_aspect_note, text_drawn_as_video,
+                                  unopened_reason)
 
 
 def open_video(path: Path, start: int = 0) -> Source:
@@ -31,6 +32,8 @@ def open_video(path: Path, start: int = 0) -> Source:
     src = CaptureSource(cap, f"video {path}", live=False)
     src.aspect_note = pixel_aspect_note(cap, f"video '{path}'")   # non-square pixels: said once tracking starts
     src.start, src.path = start, path
+    if src.num_frames:   # an MKV/WebM's count from time 0, where its first frame comes later: not a stored frame
+        src.num_frames -= frames_before_start(path, src.fps, src.num_frames)
     end = known_end(path, start, src.num_frames) if start else None
     if end is not None:
         cap.release()
