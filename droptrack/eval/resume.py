@@ -87,10 +87,13 @@ def identity(spec: TrackerSpec, tag: str) -> dict[str, Any]:
         from droptrack.eval.baselines import identity
 
         return {**identity(spec.baseline), "external_data": None, "config": None, "config_sha256": None, "dataset": tag}
+    engine = None   # an artifact's file decides its engine; the built-in model runs in either (below)
     if spec.artifact is None:
         from droptrack.model.default import default_checkpoint
+        from droptrack.runtime.backends import embedded_graph_file
 
         path = default_checkpoint()
+        engine = "onnxruntime" if embedded_graph_file(spec.config, spec.device) is not None else "torch"
     else:
         path = Path(spec.artifact)
         if not path.is_file():
@@ -100,7 +103,8 @@ def identity(spec: TrackerSpec, tag: str) -> dict[str, Any]:
         locations = check_external_data(path, CheckpointError)   # once checked to be in its folder (never /dev/zero)
     return {"artifact": str(path), "artifact_sha256": sha256_file(path),
             "external_data": external_data_sha256(path, locations),
-            "config": spec.config, "config_sha256": (config_id(spec.config) or {}).get("sha256"), "dataset": tag}
+            "config": spec.config, "config_sha256": (config_id(spec.config) or {}).get("sha256"), "dataset": tag,
+            "engine": engine}
 
 
 def recorded_threads(out: Path) -> int | None:
@@ -125,9 +129,8 @@ def resume_threads(out: Path, plan: ThreadPlan, workers: int, usable: int | None
 
 
 def _differs(old: dict[str, Any], ident: dict[str, Any], key: str) -> bool:
-    """Whether eval.json's `key` differs from this run's (threads or the config's text not recorded, by an older
-    run: unknown)."""
-    unknown = key in ("threads", "split", "root") and None in (old.get(key), ident.get(key)) or (
+    """Whether eval.json's `key` differs from this run's (a key an older run did not record: unknown)."""
+    unknown = key in ("threads", "split", "root", "engine") and None in (old.get(key), ident.get(key)) or (
         key == "config_sha256" and key not in old)   # split, root: not recorded by an older run, or dt bench's rows
     return old.get(key) != ident.get(key) and not unknown
 
@@ -170,7 +173,7 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
         if isinstance(old.get("device"), str):   # eval.json names the device; cuda:0 and cuda:1 are one kind
             old["device_type"] = old["device"].split(":")[0]
         keys = ("artifact_sha256", "external_data", "config", "config_sha256", "dataset", "tracker_overrides",
-                "realtime", "device_type", "threads", "split", "root")   # root: one's own footage's (own_root)
+                "realtime", "device_type", "threads", "split", "root", "engine")   # root: own footage's (own_root)
         if any(_differs(old, ident, k) for k in keys) and any(out.glob("*.txt")):
             diff = next(k for k in keys if _differs(old, ident, k))
             label, was, now = diff, shown(old.get(diff), 300), repr(ident.get(diff))   # a whole root path
@@ -180,6 +183,14 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
                 raise InputError(f"{out} holds results tracked with --threads {old['threads']}, now --threads "
                                  f"{ident['threads']}; pass --threads {old['threads']} (or leave it out) to resume, "
                                  f"or {RENAME}")
+            if diff == "engine":   # the built-in model: its ONNX Runtime graph or its checkpoint in torch
+                from droptrack.model.default import default_checkpoint
+
+                torch_then = old["engine"] == "torch"
+                then, now = ("PyTorch", "ONNX Runtime") if torch_then else ("ONNX Runtime", "PyTorch")
+                how = f"pass --model {default_checkpoint()} --name {out.name}" if torch_then else "install onnxruntime"
+                raise InputError(f"{out} holds the built-in model's results tracked in {then}, now in {now}: their "
+                                 f"boxes differ in the last bits; {how} to resume, or {RENAME}")
             if diff == "split":   # the test split's submission replaced the val split's, its report stayed beside
                 from droptrack.data.registry import output_name
 
