@@ -82,6 +82,11 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
     if iterations < 1:
         raise TrainingError(f"SAMPLE_PER_EPOCH {cfg.DATA.TRAIN.SAMPLE_PER_EPOCH} < global batch {global_batch}; "
                             "raise --samples-per-epoch or lower --batch-size")
+    trained = iterations * global_batch
+    if opts.samples_per_epoch is not None and not opts.max_iters and trained < opts.samples_per_epoch:
+        say(f"note: --samples-per-epoch {opts.samples_per_epoch} trains {trained} pairs an epoch ({iterations} whole "
+            f"batch(es) of {global_batch}; the last part batch is dropped, as the official loader does); pass "
+            f"{trained} or {trained + global_batch} to say what runs")
     roots = parse_data_roots(opts.data)
     data_roots = resolved_roots(cfg.DATA.TRAIN.DATASETS_NAME, roots)   # checked now, recorded in the checkpoints
     check_distinct_roots(cfg.DATA.TRAIN.DATASETS_NAME, cfg.DATA.TRAIN.DATASETS_RATIO, data_roots)   # before reading
