@@ -256,4 +256,9 @@ def train(
         export = shell_join(["dt", "export", str(final), "-o", str(final.parent / "export")])   # beside its
         typer.echo(f"checkpoint: {printable(final)}\nnext: {export}   (or score it{what}: {score})")   # run, not out/export
     else:
-        typer.echo(f"checkpoint: {printable(final)}\nnext: dt train ... --resume")
+        import dataclasses
+
+        from droptrack.train.options import rank_args
+
+        again = rank_args(dataclasses.replace(opts, resume=True)) + ([f"--nproc={nproc}"] if nproc > 1 else [])
+        typer.echo(f"checkpoint: {printable(final)}\nnext: {shell_join(['dt', 'train', *again])}")   # as parsed
