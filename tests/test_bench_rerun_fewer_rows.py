@@ -58,3 +58,35 @@ def test_a_users_file_in_the_submission_folder_is_found_too(tmp_path):
     (tmp_path / "got10k_submit" / "b" / "notes.txt").unlink()
     (tmp_path / "got10k_submit" / "stray").write_text("mine")   # a file where a sequence folder goes
     assert foreign_file(tmp_path) == tmp_path / "got10k_submit" / "stray"
+
+
+def test_a_first_bench_into_a_users_row_folder_is_refused(tmp_path):
+    from helpers import one_line_error
+
+    out = tmp_path / "bench"       # no bench ran here yet: results/kcf is the user's (no eval.json)
+    mine = out / "results" / "kcf"
+    mine.mkdir(parents=True)
+    (mine / "notes.txt").write_text("keep me")
+    line = one_line_error(cli(*ARGS, "--tracker", "kcf", "-o", out))
+    assert f"'{mine}' holds files dt bench did not write ('notes.txt')" in line and "kcf row" in line, line
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"] and not (out / "bench.json").exists()
+    (out / "results" / "csrt").mkdir()   # an empty folder of a row's name holds nothing to lose: used
+    assert cli(*ARGS, "--tracker", "csrt", "-o", out).exit_code == 0
+    assert (out / "results" / "csrt" / "eval.json").is_file() and (mine / "notes.txt").read_text() == "keep me"
+
+
+def test_a_gate_failure_beside_a_baseline_counts_rows_not_artifacts(tmp_path):
+    from types import SimpleNamespace
+
+    import pytest
+
+    from droptrack.errors import GateError
+    from droptrack.eval.bench import check_gates
+    from droptrack.eval.bench_rows import BenchRow
+
+    failed = BenchRow("model", "model.onnx", "onnx", status="gate_failed", reason="FPS 10 < 20")
+    base = BenchRow("csrt", "opencv:csrt", "opencv", precision="-")
+    with pytest.raises(GateError, match=r"^1 of 2 rows did not pass \(model gate failed: FPS 10 < 20\)"):
+        check_gates(SimpleNamespace(rows=[failed, base], output_dir=tmp_path))
+    with pytest.raises(GateError, match=r"^1 of 2 artifacts did not pass"):   # artifacts only: as before
+        check_gates(SimpleNamespace(rows=[failed, BenchRow("m2", "m2.onnx", "onnx")], output_dir=tmp_path))

@@ -167,7 +167,7 @@ def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any],
                            "list.txt is read as footage, where a NaN row marks an absent target") from None
     baselines = baseline_names(rows, opts.trackers)
     check_resume(rows, refs, baselines, data.sequences, data.tag, opts)   # a changed setting: before any work
-    check_own_rows(out)   # a rerun replaces or drops row folders: one holding a user's file, before any work
+    check_own_rows(out, [r.name for r in rows + refs] + [n for _, n in baselines])   # a user's file: before any work
     warn_settings([n for r in rows if r.ok for n in r.notes])   # as dt run and dt eval, once per bench
     # rows are replaced or continued from here on: the old report would describe results that are gone (a fresh
     # bench) or a run that is not this one (--resume: the interrupted run's); the new one is written at the end
@@ -241,12 +241,20 @@ def _check_unchanged(rows: list[BenchRow]) -> None:
                                 "may be of two files; bench it again once that has finished"))
 
 
-def check_own_rows(out: Path) -> None:
+def check_own_rows(out: Path, names: list[str]) -> None:
     """Refuse a bench folder whose results/<row> folder (one dt eval wrote: eval.json) holds a file dt eval does
-    not write: a rerun removes such folders whole when it replaces or drops their row."""
+    not write: a rerun removes such folders whole when it replaces or drops their row. A folder of one of this
+    bench's row `names` that dt eval did not write (no eval.json) and that holds anything is refused too: the row's
+    results would be written beside a user's files, and a later bench would remove them with it."""
     from droptrack.eval.resume import foreign_file
 
     results = out / "results"
+    for name in names:
+        row = results / name
+        first = next(iter(sorted(row.iterdir())), None) if row.is_dir() and not row.is_symlink() else None
+        if first is not None and not (row / "eval.json").is_file():
+            raise InputError(f"'{row}' holds files dt bench did not write ('{first.name}'), and this bench writes its "
+                             f"{name} row there; move them out of {results}, or pass another --output")
     for row in sorted(results.iterdir()) if results.is_dir() else ():
         if row.is_dir() and not row.is_symlink() and (row / "eval.json").is_file():
             bad = foreign_file(row)
@@ -267,5 +275,6 @@ def check_gates(report: BenchReport) -> None:
     bad = [r for r in report.rows if r.status != "passed"]
     if bad:
         what = "; ".join(failure_lines(report.rows))
-        raise GateError(f"{len(bad)} of {counted(len(report.rows), 'artifact')} did not pass ({what}); "
+        noun = "row" if any(r.format == "opencv" for r in report.rows) else "artifact"   # a baseline is no artifact
+        raise GateError(f"{len(bad)} of {counted(len(report.rows), noun)} did not pass ({what}); "
                         f"report: {report.output_dir / 'bench.md'}")
