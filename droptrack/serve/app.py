@@ -24,7 +24,7 @@ from droptrack.serve.backoff import client_key
 from droptrack.serve.docs import reference_page
 from droptrack.serve.options import CommandError
 from droptrack.serve.session import Session
-from droptrack.serve.unknown import known_websockets, NO_BODY, shown, unknown_field
+from droptrack.serve.unknown import known_websockets, NO_BODY, unknown_fields
 
 RECORD_QUEUE = 1000      # records buffered per /ws/records client before the oldest are dropped
 POLL_S = 0.01            # how often a viewer looks for a newer frame
@@ -62,6 +62,9 @@ class Box(BaseModel):
         return [self.x, self.y, self.w, self.h]
 
 
+BOX_WORDS = {"left": "x", "top": "y", "width": "w", "height": "h"}   # a misspelt 'hieght' means h
+
+
 class ApiError(BaseModel):
     """Every error answer of the API: one line naming the problem and the request that works."""
 
@@ -82,7 +85,11 @@ def errors(described: dict[int, str]) -> dict:
 
 
 def invalid_request_message(errors) -> str:
-    """FastAPI's list of validation errors as one line: where, what, and the request that works."""
+    """FastAPI's list of validation errors as one line: where, what, and the request that works; a misspelt field
+    alone, with the field it likely means (not also the field that it left out)."""
+    unknown = [str(e["loc"][-1]) for e in errors if e.get("type") == "extra_forbidden" and e.get("loc")]
+    if unknown:
+        return unknown_fields(unknown, Box.model_fields, BOX_WORDS)
     parts, body = [], False
     for e in errors:
         loc = [str(v) for v in e.get("loc", ())]
@@ -91,8 +98,6 @@ def invalid_request_message(errors) -> str:
         why = e.get("msg", "invalid")
         if e.get("type") == "json_invalid":
             where, why = "body", f"not valid JSON ({e.get('ctx', {}).get('error', why)})"
-        if e.get("type") == "extra_forbidden":
-            where, why = shown(where), unknown_field(Box.model_fields)
         parts.append(f"{where}: {why}")
     hint = ('; send JSON {"x": 60, "y": 20, "w": 50, "h": 60} (image pixels) with Content-Type: application/json'
             if body else "")

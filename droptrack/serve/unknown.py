@@ -19,9 +19,21 @@ def shown(name: str) -> str:
     return text + ("..." if len(name) > SHOWN else "")
 
 
-def unknown_field(fields: Iterable[str]) -> str:
-    """Why a body's field was refused, naming the fields it may have (a misspelt 'hieght' was silently ignored)."""
-    return "unknown field; the fields are " + ", ".join(fields)
+def _meant(name: str, words: dict[str, str]) -> str:
+    """' (did you mean h?)' for a misspelt field (difflib's closest of `words`: a word -> the field it means), or ''."""
+    import difflib
+
+    match = difflib.get_close_matches(name.lower(), list(words), n=1)
+    return f" (did you mean {words[match[0]]}?)" if match else ""
+
+
+def unknown_fields(names: list[str], fields: Iterable[str], words: dict[str, str]) -> str:
+    """Why a body's fields were refused, one short line: each unknown name with the field it likely means, then the
+    fields a body may have (a misspelt 'hieght' was silently ignored). `words`: other words for the fields."""
+    fields = list(fields)
+    meant = {**{f: f for f in fields}, **words}
+    parts = [f"{shown(n)}: unknown field{_meant(n, meant)}" for n in names[:5]]
+    return "; ".join(parts) + ("; ..." if len(names) > 5 else "") + "; the fields are " + ", ".join(fields)
 
 
 async def no_body(request: Request) -> None:
