@@ -10,6 +10,18 @@ from droptrack.errors import ExportError
 DEFAULT_OUTPUT = Path("out/export")
 
 
+def check_outside_package(output_dir: str | Path) -> None:
+    """An --output outside the droptrack package's own folder (its shipped weights and graph): an export there was
+    installed with the package and named the shipped graph as a file of an earlier export."""
+    from importlib import resources
+
+    package = Path(str(resources.files("droptrack"))).resolve()
+    out = Path(output_dir).expanduser().resolve()
+    if out == package or package in out.parents:
+        raise ExportError(f"--output '{output_dir}' is inside the droptrack package's own folder '{package}' (its "
+                          "shipped model files); pass an output folder outside it, e.g. -o out/export")
+
+
 def check_export_options(checkpoint: str | Path | None, config: str | None, output_dir: str | Path, opset: int,
                          precs: list[str], calib: str | None, calib_pairs: int, workspace_gb: float, typing: str,
                          int8_options=None, keep_fp32: tuple[str, ...] = (), in_memory: bool = False,
@@ -82,6 +94,7 @@ def check_export_options(checkpoint: str | Path | None, config: str | None, outp
     if checkpoint is None or not str(checkpoint).lower().endswith(".onnx"):   # made once the checkpoint has loaded
         check_output_dir("--output", output_dir)
         check_output_outside_datasets("--output", output_dir)   # model.onnx among a video's frames or a set's input
+        check_outside_package(output_dir)
         check_replaceable(output_dir)
     if safetensors and checkpoint is not None and not in_memory and same_file(Path(output_dir) / SAFETENSORS,
                                                                               checkpoint):
