@@ -44,7 +44,8 @@ def export_(
                                         "tracking diverge in FP16/FP32, chosen on validation sequences; a choice "
                                         "whose graph fails the parity check is not taken (a note names it)."),
     val: Optional[str] = typer.Option(None, "--val", help="Validation data for --auto-precision (default: a "
-                                      "synthetic val split, seed 1; or a dataset / folder as in dt bench --data)."),
+                                      "synthetic val split, seed 1; or a folder / video as in dt bench --data, or a "
+                                      "dataset NAME[:ROOT], e.g. got10k_val:/data/got10k)."),
     val_sequences: int = typer.Option(40, "--val-sequences", help="Synthetic validation sequences."),
     val_frames: int = typer.Option(40, "--val-frames", help="Frames per validation sequence."),
     max_divergence: float = typer.Option(0.03, "--max-divergence", help="--auto-precision limit: share of frames "

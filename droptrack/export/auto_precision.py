@@ -90,8 +90,9 @@ class Int8Options:
         if self.auto_precision and self.val is not None:
             from droptrack.eval.bench_data import data_kind, load_bench_data
 
-            if data_kind(self.val, "--val") != "synthetic":   # listed now: an empty or small set before the export
-                data = load_bench_data(self.val, None, Path("."), None, self.val_frames, how=None)
+            spec, root = val_source(self.val)
+            if data_kind(spec, "--val", root) != "synthetic":   # listed now: an empty or small set before the export
+                data = load_bench_data(spec, root, Path("."), None, self.val_frames, how=None)
                 check_val_size(len(data.sequences), self.max_divergence, self.val)
         if self.keep is not None and self.auto_precision:
             raise ExportError("--int8-keep and --auto-precision both choose the groups kept in high precision; "
@@ -206,6 +207,20 @@ class SearchResult:
         return d
 
 
+def val_source(val: str) -> tuple[str, str | None]:
+    """(spec, root) of --val: NAME:ROOT of a dataset (not the synthetic set, generated), as --calib takes it, is
+    split (it was 'not a dataset name'); anything else, an existing path included, is the spec as given, no root."""
+    from droptrack.data.registry import ALIASES, DATASETS
+    from droptrack.eval.bench_data import SYNTHETIC
+
+    name, sep, root = val.partition(":")
+    key = name.strip().lower().replace("-", "")
+    if not sep or not root.strip() or Path(val).expanduser().exists() or key in SYNTHETIC or (
+            key not in DATASETS and key not in ALIASES):
+        return val, None
+    return name.strip(), root.strip()
+
+
 def validation_sequences(options: Int8Options, cache: Path) -> tuple[list, str]:
     """(sequences, description) for the search; the default is a synthetic val split cached under `cache`."""
     if options.val is None:
@@ -218,7 +233,8 @@ def validation_sequences(options: Int8Options, cache: Path) -> tuple[list, str]:
         return get_sequences("synth", folder, split="val"), f"synthetic val split, seed {VAL_SEED}, {n}x{m} frames"
     from droptrack.eval.bench_data import load_bench_data
 
-    data = load_bench_data(options.val, None, cache, None, options.val_frames, how=None)
+    spec, root = val_source(options.val)
+    data = load_bench_data(spec, root, cache, None, options.val_frames, how=None)
     check_val_size(len(data.sequences), options.max_divergence, options.val)
     return data.sequences, f"{options.val}, {len(data.sequences)} sequences"
 
