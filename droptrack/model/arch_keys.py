@@ -78,4 +78,18 @@ def check_buildable(state: dict, cfg) -> None:
         return
     why = "; ".join(disagreeing_keys(state, cfg)) or "its backbone is far larger than the checkpoint's weights"
     raise CheckpointError(f"checkpoint does not fit config '{cfg.NAME}': {why}; building that model would take "
-                          f"{planned * 4 / 2**30:.1f} GiB for weights the file does not hold; pass the right --config")
+                          f"{planned * 4 / 2**30:.1f} GiB for weights the file does not hold; "
+                          f"{_whole_config_hint(state, cfg.NAME)}pass the right --config")
+
+
+def _whole_config_hint(state: dict, name: str) -> str:
+    """For a YAML config (`name` is no shipped one), often a few keys over the ViT-B defaults: the shipped config
+    whose model fits `state`, to copy and change ('' where none does or `name` is shipped)."""
+    from droptrack.config import available_configs, load_config
+
+    shipped = available_configs()
+    if name in shipped:
+        return ""
+    fit = next((n for n in shipped if not disagreeing_keys(state, load_config(n))), None)
+    return "" if fit is None else (f"droptrack/configs/{fit}.yaml fits these weights (a YAML is a whole config: the "
+                                   "keys it leaves out take the defaults, a ViT-B's; start from a copy of it); ")
