@@ -91,5 +91,10 @@ def _whole_config_hint(state: dict, name: str) -> str:
     if name in shipped:
         return ""
     fit = next((n for n in shipped if not disagreeing_keys(state, load_config(n))), None)
-    return "" if fit is None else (f"droptrack/configs/{fit}.yaml fits these weights (a YAML is a whole config: the "
-                                   "keys it leaves out take the defaults, a ViT-B's; start from a copy of it); ")
+    if fit is None:
+        return ""
+    from importlib import resources
+
+    path = resources.files("droptrack") / "configs" / f"{fit}.yaml"   # where this install keeps it
+    return (f"{path} fits these weights (a YAML is a whole config: the keys it leaves out take the defaults, a "
+            "ViT-B's; start from a copy of it); ")
