@@ -13,6 +13,7 @@ import warnings
 from typing import Any, Callable, Iterator
 
 import typer
+from typer.core import TyperGroup
 
 try:   # typer >= 0.2x carries its own copy of Click
     from typer._click.exceptions import ClickException, UsageError
@@ -24,7 +25,6 @@ from droptrack.errors import (CornerBoxFileWarning, DropTrackError, EdgeBoxWarni
                               detach_stdout, disk_full, file_where_a_folder_goes, folder_where_a_file_goes,
                               full_message, full_stdout, one_line, printable, say_error, stdout_full_message)
 from droptrack.cli.arg_text import check_utf8_args
-from droptrack.cli.one_value import OneValueGroup
 from droptrack.cli.other_options import other_commands_option
 from droptrack.cli.stdout_room import stdout_full_line, whole_stdout_writes
 from droptrack.signals import command_signals, held_for, keep_interrupts_from_callbacks
@@ -197,7 +197,7 @@ def reflowed(text: str | None) -> str | None:
     return "\n\n".join(flowed)
 
 
-class OneLineUsageErrors(OneValueGroup):
+class OneLineUsageErrors(TyperGroup):
     """`dt`'s command group: a mistyped option or command, a missing or invalid value is one 'error: ...' line that
     names the fix (exit 2), like every other bad input, instead of Click's usage box. Help, version or any output
     whose reader closes the pipe (`dt --help | head -1`) ends quietly with exit 141 (128 + SIGPIPE, what a shell
@@ -312,8 +312,8 @@ def _print_version(value: bool) -> None:
 def main(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
                                       help="Print the droptrack version and exit.")) -> None:
     """DropTrack / OSTrack: train, export, run, evaluate and benchmark single-object trackers."""
-data_app = typer.Typer(cls=OneValueGroup, no_args_is_help=True, help="Datasets: synthetic benchmark generation; box "
-                       "files of corners as x,y,w,h.")
+data_app = typer.Typer(no_args_is_help=True, help="Datasets: synthetic benchmark generation; box files of corners "
+                       "as x,y,w,h.")
 app.add_typer(data_app, name="data")
 # shared by dt run, serve, eval and bench (here: importing a command module would reorder the help)
 CONFIG_OPTION = typer.Option(None, "--config", help="Config name or YAML of a checkpoint: official ones' is "
