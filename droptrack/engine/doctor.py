@@ -80,7 +80,8 @@ def environment_checks(env: dict, workers: int = 1) -> list[Check]:
     """Warnings about the environment itself (`workers`: the worker processes planned, e.g. `dt eval --workers`)."""
     out = []
     omp = env.get("omp_num_threads", "")
-    problem = oversubscription(workers, {"OMP_NUM_THREADS": omp} if omp else {}, env.get("usable_cores"))
+    problem = oversubscription(workers, {"OMP_NUM_THREADS": omp} if omp else {}, env.get("usable_cores"),
+                               "or pass --threads to dt eval, dt run or dt bench")   # dt doctor has no --threads
     if problem:
         out.append(Check("warn", problem))
     if omp.strip() and env_threads({"OMP_NUM_THREADS": omp}) is None:

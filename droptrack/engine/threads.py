@@ -140,8 +140,10 @@ def apply_late_torch(n: int, old: tuple[int | None, int] | None) -> tuple[int | 
     return before
 
 
-def oversubscription(workers: int = 1, env: dict | None = None, usable: int | None = None) -> str | None:
-    """A warning when OMP_NUM_THREADS x workers (or the workers alone) exceed the usable cores; None when fine."""
+def oversubscription(workers: int = 1, env: dict | None = None, usable: int | None = None,
+                     threads_fix: str = "or pass --threads") -> str | None:
+    """A warning when OMP_NUM_THREADS x workers (or the workers alone) exceed the usable cores; None when fine.
+    `threads_fix`: the warning's last words, naming where --threads is taken (dt doctor itself takes none)."""
     usable = usable or usable_cores()
     if workers > usable:
         return (f"{workers} workers on {usable} usable cores: oversubscribed even at 1 thread each; "
@@ -151,4 +153,4 @@ def oversubscription(workers: int = 1, env: dict | None = None, usable: int | No
         return None
     return (f"OMP_NUM_THREADS={omp} x {workers} worker(s) = {omp * workers} threads on {usable} usable cores: "
             f"oversubscribed (torch ops stall in OpenMP barriers); export OMP_NUM_THREADS={usable // workers} "
-            "or pass --threads")
+            f"{threads_fix}")
