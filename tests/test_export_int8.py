@@ -261,3 +261,14 @@ def test_kept_groups_are_listed_in_network_order(tmp_path):
     assert r.exit_code == 0, r.output
     kept = read_metadata(tmp_path / "e" / "model_int8_ort.onnx").extra["kept_groups"]
     assert kept == [f"block{i}.mlp" for i in range(11)], kept
+
+
+def test_int8_keep_of_groups_the_graph_does_not_quantize_is_said(tiny, tmp_path):
+    """ONNX Runtime's INT8 graph quantizes the blocks' weight MatMuls only: `--int8-keep block0.attn,patch_embed`
+    kept 'nothing (0 nodes)' without a word on why; the note now says those groups have no INT8 node there."""
+    r = cli("export", tiny[0], "--int8", "--int8-target", "ort", "--int8-keep", "block0.attn,patch_embed,block1.mlp",
+            "--calib-pairs", 8, "-o", tmp_path / "k")
+    assert r.exit_code == 0, r.output
+    said = " ".join(r.output.split())
+    assert "FP32 kept: block1.mlp" in said, said
+    assert "--int8-keep block0.attn, patch_embed: no INT8 node there in this graph (already FP32)" in said, said

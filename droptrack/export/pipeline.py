@@ -23,6 +23,7 @@ from droptrack.artifact import ArtifactMeta
 from droptrack.errors import CheckpointError, DropTrackError, ExportError, room_checked
 from droptrack.engine.base import OUTPUT_NAMES
 from droptrack.export.engines import engine_failures, engine_graphs, engine_only, export_engine
+from droptrack.export.groups import matches
 from droptrack.export.onnx import (DEFAULT_OPSET, EXPORTER, ExportWrapper, check_opset, checkpoint_hash,
                                    example_inputs, export_meta, finalize_model, torch_to_onnx)
 from droptrack.export.ce_parity import simplify_checked, torch_outputs, verify_onnx
@@ -179,11 +180,14 @@ def export_int8(fp32_path: Path, source: Source, calib: str | None = None, calib
         report = _parity(tmp, source, meta, name)
         status = _publish(tmp, out / name, report, out, source.sha256)
     high = "FP16" if recipe.target == "trt" else "FP32"
+    idle = [k for k in recipe.keep or () if not any(matches(g, (k,)) for g in details.kept_groups)]   # --int8-keep
     res = ExportResult(name, out / (name if status == "ok" else name + ".failed"), "int8", status,
                        time.perf_counter() - t0, report, meta, graph,
                        [f"{name} ({recipe.target}): calibration {details.method}, {details.calib_pairs} pairs, "
                         f"{details.calib_source}; {high} kept: {', '.join(details.kept_groups) or 'nothing'} "
                         f"({len(details.excluded_nodes)} nodes)"
+                        + (f"; --int8-keep {', '.join(idle)}: no INT8 node there in this graph (already {high})"
+                           if idle else "")
                         + (f"; {details.fp32_kept_nodes} nodes kept in FP32 by --keep-fp32"
                            if details.fp32_kept_patterns else "")
                         + (f"; {details.fused_attention} attention blocks run as one fused node each"
