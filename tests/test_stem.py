@@ -51,6 +51,9 @@ def test_stem_stays_frozen_while_the_rest_trains():
 
 def test_stem_tokens_have_the_patch_grid():
     model = build_model(_stem_cfg()).eval()
+    # MobileNetV2 to features.10: 30 convolutions (1 + 2 + 3 x 9), 10 of them depthwise (one per block)
+    convs = [m for m in model.backbone.patch_embed.stem.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 1 + 2 + 3 * 9 and sum(c.groups > 1 for c in convs) == 10
     z, x = _crops()
     with torch.no_grad():
         assert model.backbone.patch_embed(x).shape == (2, 100, 128)   # 160 px at stride 16: 10 x 10 tokens
@@ -89,6 +92,12 @@ def test_stem_model_exports_to_onnx_runtime(tmp_path):
     model = build_model(cfg).eval()
     save_checkpoint(tmp_path / "stem.pt", model, cfg)
     export_all(tmp_path / "stem.pt", output_dir=tmp_path / "out", ort=True)
+    import onnx
+
+    graph = onnx.load(str(tmp_path / "out" / "model_ort.onnx")).graph
+    depthwise = [n for n in graph.node if n.op_type == "Conv"
+                 and any(a.name == "group" and a.i > 1 for a in n.attribute)]
+    assert len(depthwise) == 20   # the stem's 10, once for the template and once for the search crops
     session = ort.InferenceSession(str(tmp_path / "out" / "model_ort.onnx"), providers=["CPUExecutionProvider"])
     z, x = _crops(4)
     names = [i.name for i in session.get_inputs()]
