@@ -19,19 +19,17 @@ import torch
 
 from droptrack.config import load_config
 from droptrack.errors import InputError, run_script
+from droptrack.imagefiles import is_image_file
 from droptrack.model.checkpoint import load_tracking_checkpoint, save_checkpoint
 from droptrack.model.ostrack import build_model
 from droptrack.model.mobilenet import STEM_LAST
 from droptrack.train.distill import load_teacher
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-
-
 def photo_crops(folders: list[Path], size: int, count: int, seed: int, mean, std) -> torch.Tensor:
     """`count` normalized size x size crops at random places and scales of the images under `folders`."""
     import cv2
 
-    files = sorted(p for f in folders for p in f.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = sorted(p for f in folders for p in f.rglob("*") if is_image_file(p))
     if not files:
         raise InputError(f"no images under {', '.join(map(str, folders))}; give folders of photos or frames")
     rng = np.random.default_rng(seed)

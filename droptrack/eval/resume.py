@@ -185,9 +185,10 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
                                  f"or {RENAME}")
             if diff == "engine":   # the built-in model: its ONNX Runtime graph or its checkpoint in torch
                 from droptrack.model.default import default_checkpoint
+                from droptrack.runtime.resume_point import ENGINES   # dt run's names of them
 
                 torch_then = old["engine"] == "torch"
-                then, now = ("PyTorch", "ONNX Runtime") if torch_then else ("ONNX Runtime", "PyTorch")
+                then, now = (ENGINES.get(str(e), str(e)) for e in (old["engine"], ident["engine"]))
                 how = f"pass --model {default_checkpoint()} --name {out.name}" if torch_then else "install onnxruntime"
                 raise InputError(f"{out} holds the built-in model's results tracked in {then}, now in {now}: their "
                                  f"boxes differ in the last bits; {how} to resume, or {RENAME}")
